@@ -1,0 +1,312 @@
+"""The driver: the job machine, the messages and the exchange composed into one generator per
+call, yielding primitive ops (``_ops.py``).
+
+Everything a transport would otherwise repeat lives here once: planning the body, the request
+loop, keep-alive reuse, retries, polling, early responses, the deadline. A transport runs a
+generator from :class:`Driver` to its end, answering each op; its return value is the call's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any, Protocol
+
+from ._errors import DecartSDKError
+from ._exchange import ExchangeFailed, Response, exchange
+from ._inputs import FileInfo, SubmitForm, prepare_submit
+from ._job import Failure, Fetch, Finish, JobMachine, Mode, Poll, Submit, Wait
+from ._job_state import JobState
+from ._multipart import BodyPlan, plan_body
+from ._ops import Notify, Op, OutputReset, OutputWrite, ProbeFile, Sleep
+from ._policy import PollPolicy, RetryPolicy, Timeouts
+from ._requests import Credentials, parse_base_url, result_request, status_request, submit_request
+from ._responses import (
+    JobStatusResponse,
+    JobSubmitResponse,
+    Operation,
+    QueueJobResult,
+    error_for,
+    read_job_json,
+    retry_after,
+)
+
+__all__ = ["Clock", "Driver", "Randomness"]
+
+DriverGen = Generator[Op, Any, Any]
+
+
+class Clock(Protocol):
+    def __call__(self) -> float: ...
+
+
+class Randomness(Protocol):
+    """What the core needs of a random source: ``random.Random`` and ``SystemRandom`` fit."""
+
+    def random(self) -> float: ...
+
+    def getrandbits(self, k: int, /) -> int: ...
+
+
+# Statuses worth asking about again: the request may succeed later (RFC 9110 §15.5.9, §15.6;
+# RFC 6585 §4).
+def _transient(status: int) -> bool:
+    return status in (408, 429) or status >= 500
+
+
+class Driver:
+    """Builds one generator per API call. Holds no connection and no per-call state, so one
+    driver serves any number of concurrent calls."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://api.decart.ai",
+        clock: Clock,
+        rand: Randomness,
+        transport: str = "sans-io",
+        integration: str | None = None,
+        poll: PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.target = parse_base_url(base_url)
+        self.credentials = Credentials(api_key, transport, integration)
+        self.clock = clock
+        self.rand = rand
+        self.poll = poll or PollPolicy()
+        self.retry = retry or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+
+    def __repr__(self) -> str:
+        return f"Driver(target={self.target!r}, credentials={self.credentials!r})"
+
+    # -- the calls ----------------------------------------------------------------------------
+
+    def submit(
+        self, options: Mapping[str, Any], *, timeout: float | None = None
+    ) -> Generator[Op, Any, JobSubmitResponse]:
+        form = prepare_submit(options)
+        machine = self._machine(Mode.SUBMIT, timeout, None)
+        yield from self._run(machine, form, to_output=False)
+        assert machine.job_id is not None and machine.status is not None
+        return JobSubmitResponse(machine.job_id, machine.status)
+
+    def status(
+        self, job_id: str, *, timeout: float | None = None
+    ) -> Generator[Op, Any, JobStatusResponse]:
+        machine = self._machine(Mode.STATUS, timeout, job_id)
+        yield from self._run(machine, None, to_output=False)
+        assert machine.status is not None
+        return JobStatusResponse(job_id, machine.status)
+
+    def result(
+        self, job_id: str, *, to_output: bool = False, timeout: float | None = None
+    ) -> Generator[Op, Any, QueueJobResult]:
+        machine = self._machine(Mode.RESULT, timeout, job_id)
+        try:
+            outcome = yield from self._run(machine, None, to_output=to_output)
+        except DecartSDKError as exc:
+            # The content of a job that failed is an error response; the Queue API docs want a
+            # "failed" result for it, so ask the job's status before reporting the error.
+            code = exc.data.get("status")
+            if machine.state is not JobState.ERROR or not isinstance(code, int):
+                raise
+            if code in (401, 403) or _transient(code):
+                raise
+            probe = self._machine(Mode.STATUS, timeout, job_id)
+            yield from self._run(probe, None, to_output=False)
+            if probe.status != "failed":
+                raise
+            return QueueJobResult("failed", error="Job failed", job_id=job_id)
+        assert outcome is not None
+        return outcome
+
+    def submit_and_poll(
+        self,
+        options: Mapping[str, Any],
+        *,
+        to_output: bool = False,
+        timeout: float | None = None,
+    ) -> Generator[Op, Any, QueueJobResult]:
+        form = prepare_submit(options)
+        machine = self._machine(Mode.SUBMIT_AND_POLL, timeout, None)
+        outcome = yield from self._run(machine, form, to_output=to_output)
+        assert outcome is not None
+        return outcome
+
+    def wait(
+        self, job_id: str, *, to_output: bool = False, timeout: float | None = None
+    ) -> Generator[Op, Any, QueueJobResult]:
+        """Resume waiting for a job submitted earlier (by this process or another)."""
+        machine = self._machine(Mode.RESUME, timeout, job_id)
+        outcome = yield from self._run(machine, None, to_output=to_output)
+        assert outcome is not None
+        return outcome
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _machine(self, mode: Mode, timeout: float | None, job_id: str | None) -> JobMachine:
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        now = self.clock()
+        deadline = now + (self.timeouts.job if timeout is None else timeout)
+        if job_id is not None:
+            # Checked now, before any I/O, so that a bad id is the caller's error at once.
+            status_request(self.target, self.credentials, job_id)
+        return JobMachine(
+            mode,
+            now=now,
+            deadline=deadline,
+            rand=self.rand.random,
+            poll=self.poll,
+            retry=self.retry,
+            job_id=job_id,
+        )
+
+    def _run(
+        self, machine: JobMachine, form: SubmitForm | None, *, to_output: bool
+    ) -> Generator[Op, Any, QueueJobResult | None]:
+        """Drive *machine* to its end: the job's result, or None for a one-shot call (whose
+        answer is in the machine)."""
+        body: BodyPlan | None = None
+        replayable = True
+        kept = bytearray()
+        written = False
+
+        def sink(data: bytes) -> Generator[Op, Any, None]:
+            nonlocal written
+            written = True
+            if to_output:
+                yield OutputWrite(data)
+            else:
+                kept.extend(data)
+
+        while True:
+            action = machine.next_action(self.clock())
+            if isinstance(action, Finish):
+                break
+            if isinstance(action, Wait):
+                yield Sleep(action.until)
+                continue
+            if isinstance(action, Submit):
+                assert form is not None
+                if body is None:
+                    body = yield from self._plan(form)
+                    replayable = body.content_length is not None
+                request = submit_request(self.target, self.credentials, form.model.url_path, body)
+                outcome = yield from self._attempt(Operation.SUBMIT, machine, request, body, None)
+                # A body read from a pipe cannot be sent twice, whatever the server said.
+                if isinstance(outcome, Failure) and not replayable:
+                    outcome = Failure(outcome.error, transient=False)
+            elif isinstance(action, Poll):
+                request = status_request(self.target, self.credentials, action.job_id)
+                outcome = yield from self._attempt(Operation.STATUS, machine, request, None, None)
+            else:
+                if written:
+                    written = False
+                    kept.clear()
+                    if to_output:
+                        yield OutputReset()
+                request = result_request(self.target, self.credentials, action.job_id)
+                outcome = yield from self._attempt(Operation.RESULT, machine, request, None, sink)
+            change = self._record(machine, action, outcome)
+            if change is not None:
+                yield Notify(change)
+        return self._finish(machine, kept, to_output)
+
+    def _record(
+        self, machine: JobMachine, action: Submit | Poll | Fetch, outcome: Response | Failure | None
+    ) -> JobStatusResponse | None:
+        now = self.clock()
+        if outcome is None:
+            machine.deadline_passed(now)
+            return None
+        if isinstance(outcome, Failure):
+            machine.failed(now, outcome)
+            return None
+        if isinstance(action, Fetch):
+            machine.fetched()
+            return None
+        op = Operation.SUBMIT if isinstance(action, Submit) else Operation.STATUS
+        secret = self.credentials.api_key
+        try:
+            job_id, status = read_job_json(op, outcome.status, outcome.body, secret=secret)
+        except DecartSDKError as exc:
+            machine.failed(now, Failure(exc, transient=False))
+            return None
+        if isinstance(action, Submit):
+            return machine.submitted(now, job_id, status)
+        return machine.status_received(now, status)
+
+    def _attempt(
+        self,
+        op: Operation,
+        machine: JobMachine,
+        request: Any,
+        body: BodyPlan | None,
+        sink: Any,
+    ) -> Generator[Op, Any, Response | Failure | None]:
+        """One request: its response when 2xx, a :class:`Failure` otherwise, ``None`` when the
+        job's deadline passed during it."""
+        try:
+            response = yield from exchange(
+                self.target.origin,
+                request,
+                body,
+                clock=self.clock,
+                step=self.timeouts.request,
+                deadline=machine.deadline,
+                # A submit never rides a kept-alive connection: one the server is closing at
+                # that moment would leave us unable to tell whether the job was created.
+                fresh=op is Operation.SUBMIT,
+                sink=sink,
+            )
+        except ExchangeFailed as failed:
+            if self.clock() >= machine.deadline:
+                return None
+            cause = failed.error
+            error = op.error(
+                f"Failed to {op.phrase}: {cause.message}", data={"status": None}, cause=cause
+            )
+            return Failure(error, transient=True, no_job_created=not failed.sent)
+        if 200 <= response.status < 300:
+            return response
+        wait = retry_after(response.headers)
+        return Failure(
+            error_for(
+                op,
+                response.status,
+                response.headers,
+                response.body,
+                secret=self.credentials.api_key,
+                truncated=response.truncated,
+            ),
+            transient=_transient(response.status),
+            retry_after=wait,
+            no_job_created=response.status == 429 or (response.status == 503 and wait is not None),
+        )
+
+    def _plan(self, form: SubmitForm) -> Generator[Op, Any, BodyPlan]:
+        infos: dict[str, FileInfo] = {}
+        for file in form.files:
+            if file.in_memory is None:
+                infos[file.field] = yield ProbeFile(file)
+        boundary = f"decart-proto-{self.rand.getrandbits(128):032x}"
+        return plan_body(form, infos, boundary)
+
+    def _finish(
+        self, machine: JobMachine, kept: bytearray, to_output: bool
+    ) -> QueueJobResult | None:
+        state = machine.state
+        if state is JobState.COMPLETED:
+            data = None if to_output else bytes(kept)
+            return QueueJobResult("completed", data=data, job_id=machine.job_id)
+        if state is JobState.FAILED:
+            return QueueJobResult("failed", error="Job failed", job_id=machine.job_id)
+        if state is JobState.DEADLINE_EXCEEDED:
+            raise machine.deadline_error()
+        if state is JobState.ERROR:
+            assert machine.error is not None
+            raise machine.error
+        return None  # REPORTED: a one-shot call reads its answer from the machine

@@ -1,0 +1,113 @@
+"""The error hierarchy.
+
+The names, the ``.message`` / ``.data`` attributes and the message format are those of Decart's
+official clients, so that code written against them catches the same things. Two families are
+ours: :class:`LocalProtocolError` (the caller misused the core: a bug in a transport) and the
+transport-level failures (:class:`NetworkError`, :class:`RemoteProtocolError`,
+:class:`IOTimeout`) that a transport throws into the driver and that reach the caller as the
+``cause`` of a queue error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "DeadlineExceededError",
+    "DecartSDKError",
+    "IOTimeout",
+    "InvalidAPIKeyError",
+    "InvalidBaseURLError",
+    "InvalidInputError",
+    "LocalProtocolError",
+    "ModelNotFoundError",
+    "NetworkError",
+    "QueueResultError",
+    "QueueStatusError",
+    "QueueSubmitError",
+    "RemoteProtocolError",
+]
+
+
+class DecartSDKError(Exception):
+    """Base of every error this library raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        data: dict[str, Any] | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data: dict[str, Any] = dict(data) if data else {}
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class InvalidAPIKeyError(DecartSDKError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Missing API key. Pass `api_key` to DecartClient() or set the DECART_API_KEY "
+            "environment variable."
+        )
+
+
+class InvalidBaseURLError(DecartSDKError):
+    def __init__(self, url: str | None = None, reason: str = "") -> None:
+        text = f"Invalid base URL: {url!r}" if url else "Invalid base URL"
+        if reason:
+            text = f"{text}; {reason}"
+        super().__init__(text)
+
+
+class InvalidInputError(DecartSDKError):
+    """The options given to ``submit`` break a rule of the model; nothing was sent."""
+
+
+class ModelNotFoundError(DecartSDKError):
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"Model {model} not found; use one of models.VIDEO_MODELS or "
+            "models.custom(name, path) for a model this release does not know"
+        )
+        self.model = model
+
+
+class QueueSubmitError(DecartSDKError):
+    """Submitting failed; ``.data["status"]`` is the HTTP status, or None for a network failure."""
+
+
+class QueueStatusError(DecartSDKError):
+    """Checking a job's status failed; ``.data["status"]`` as for :class:`QueueSubmitError`."""
+
+
+class QueueResultError(DecartSDKError):
+    """Fetching a job's result failed; ``.data["status"]`` as for :class:`QueueSubmitError`."""
+
+
+class DeadlineExceededError(DecartSDKError, TimeoutError):
+    """The call's deadline passed; ``.data["job_id"]`` is set when a job exists, so the wait
+    can be resumed."""
+
+
+class LocalProtocolError(DecartSDKError):
+    """The core was driven in a way it does not allow: a bug in the caller (a transport)."""
+
+
+class NetworkError(DecartSDKError):
+    """The connection failed: refused, reset, closed early, or a TLS failure."""
+
+
+class RemoteProtocolError(NetworkError):
+    """The server broke HTTP or the API's contract (malformed head, truncated body, unknown
+    status value)."""
+
+
+class IOTimeout(NetworkError):
+    """One I/O step did not finish before its deadline."""

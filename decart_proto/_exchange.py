@@ -1,0 +1,191 @@
+"""One HTTP/1.1 request and its response over a :class:`Connection`, on h11.
+
+Written as a generator of primitive ops so that it runs on any transport. It owns the parts a
+transport would otherwise get subtly wrong: keep-alive reuse only when both sides finished
+cleanly, bounded heads and bodies, a response that arrives while the upload is still going
+(a 401 or 413 sent before the server read the body), and a peer that closes mid-message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+
+from ._errors import NetworkError, RemoteProtocolError
+from ._multipart import BodyPlan, FileRegion
+from ._ops import Acquire, Connection, Op, ReadFile, Receive, Release, SendBytes, SendFile
+from ._requests import Origin
+
+__all__ = ["ExchangeFailed", "Response", "exchange"]
+
+RECEIVE_SIZE = 256 * 1024
+READ_FILE_SIZE = 256 * 1024
+# JSON answers and error bodies are small; a body past this is not kept (errors are truncated,
+# a JSON answer is a protocol error).
+MAX_SMALL_BODY = 1024 * 1024
+# After a send fails, how long to look for a response the server sent before closing.
+EARLY_RESPONSE_WINDOW = 5.0
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes  # empty when the body went to the sink
+    truncated: bool = False  # an error body longer than MAX_SMALL_BODY: only its start is here
+
+
+class ExchangeFailed(Exception):
+    """No response: ``error`` says why, ``sent`` whether any request byte may have left."""
+
+    def __init__(self, error: NetworkError, sent: bool) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.sent = sent
+
+
+Sink = Callable[[bytes], Generator[Op, Any, None]]
+Clock = Callable[[], float]
+
+
+def exchange(
+    origin: Origin,
+    request: h11.Request,
+    body: BodyPlan | None,
+    *,
+    clock: Clock,
+    step: float,
+    deadline: float,
+    fresh: bool = False,
+    sink: Sink | None = None,
+) -> Generator[Op, Any, Response]:
+    """Send *request* with *body*, return the response. A 2xx body goes to *sink* when one is
+    given; every other body is read into memory, bounded. Each step may take *step* seconds,
+    and nothing may go past *deadline*."""
+
+    def soon() -> float:
+        return min(deadline, clock() + step)
+
+    try:
+        conn: Connection = yield Acquire(origin, soon(), fresh)
+    except NetworkError as exc:
+        raise ExchangeFailed(exc, sent=False) from None
+    try:
+        response = yield from _converse(conn, request, body, clock, soon, deadline, sink)
+    except GeneratorExit:
+        # Closed by a cancelled transport: it closes the connections it still holds.
+        raise
+    except BaseException:
+        yield Release(conn, reuse=False)
+        raise
+    reuse = conn.http.our_state is h11.DONE and conn.http.their_state is h11.DONE
+    if reuse:
+        conn.http.start_next_cycle()
+        conn.exchanges += 1
+    yield Release(conn, reuse)
+    return response
+
+
+def _converse(
+    conn: Connection,
+    request: h11.Request,
+    body: BodyPlan | None,
+    clock: Clock,
+    soon: Callable[[], float],
+    deadline: float,
+    sink: Sink | None,
+) -> Generator[Op, Any, Response]:
+    try:
+        yield SendBytes(conn, _send(conn, request), soon())
+        if body is not None:
+            yield from _send_body(conn, body, soon, deadline)
+    except NetworkError as exc:
+        # The server may have answered before reading the whole body, then closed: that
+        # answer (a 401, a 413) is worth more than the broken pipe it caused.
+        window = min(deadline, clock() + EARLY_RESPONSE_WINDOW)
+        try:
+            return (yield from _receive(conn, lambda: window, None))
+        except NetworkError:
+            raise ExchangeFailed(exc, sent=True) from None
+    try:
+        return (yield from _receive(conn, soon, sink))
+    except NetworkError as exc:
+        raise ExchangeFailed(exc, sent=True) from None
+
+
+def _send(conn: Connection, event: h11.Event) -> bytes:
+    try:
+        data = conn.http.send(event)
+    except h11.LocalProtocolError as exc:  # pragma: no cover - our own requests are valid
+        raise AssertionError(f"h11 refused our own request: {exc}") from exc
+    assert data is not None
+    return data
+
+
+def _send_body(
+    conn: Connection, body: BodyPlan, soon: Callable[[], float], deadline: float
+) -> Generator[Op, Any, None]:
+    for segment in body.segments:
+        if isinstance(segment, bytes):
+            yield SendBytes(conn, _send(conn, h11.Data(data=segment)), soon())
+        elif segment.length is not None:
+            # h11 frames the region and hands it back untouched, so the transport can sendfile.
+            parts = conn.http.send_with_data_passthrough(h11.Data(data=segment))  # type: ignore[arg-type]
+            assert parts is not None
+            for part in parts:
+                if isinstance(part, FileRegion):
+                    yield SendFile(conn, part, deadline)
+                else:
+                    yield SendBytes(conn, bytes(part), soon())
+        else:
+            while True:
+                chunk: bytes = yield ReadFile(segment.file, READ_FILE_SIZE)
+                if not chunk:
+                    break
+                yield SendBytes(conn, _send(conn, h11.Data(data=chunk)), soon())
+    yield SendBytes(conn, _send(conn, h11.EndOfMessage()), soon())
+
+
+def _next_event(http: h11.Connection) -> Any:
+    try:
+        return http.next_event()
+    except h11.ProtocolError as exc:
+        raise RemoteProtocolError(f"the server broke HTTP/1.1: {exc}") from None
+
+
+def _receive(
+    conn: Connection, soon: Callable[[], float], sink: Sink | None
+) -> Generator[Op, Any, Response]:
+    http = conn.http
+    head: h11.Response | None = None
+    streaming = False
+    kept: list[bytes] = []
+    size = 0
+    while True:
+        event = _next_event(http)
+        if event is h11.NEED_DATA:
+            data: bytes = yield Receive(conn, RECEIVE_SIZE, soon())
+            http.receive_data(data)
+        elif isinstance(event, h11.Response):
+            head = event
+            streaming = sink is not None and 200 <= event.status_code < 300
+        elif isinstance(event, h11.Data):
+            if streaming:
+                assert sink is not None
+                yield from sink(bytes(event.data))
+                continue
+            kept.append(bytes(event.data))
+            size += len(event.data)
+            if size > MAX_SMALL_BODY:
+                assert head is not None
+                # Stop reading: the connection is then not reused, so no need to drain it.
+                return Response(head.status_code, tuple(head.headers), b"".join(kept), True)
+        elif isinstance(event, h11.EndOfMessage):
+            assert head is not None
+            return Response(head.status_code, tuple(head.headers), b"".join(kept))
+        elif isinstance(event, h11.ConnectionClosed):
+            raise RemoteProtocolError("the server closed the connection without a response")
+        # InformationalResponse (100 Continue and the like): nothing to do.

@@ -1,0 +1,149 @@
+"""The primitive I/O a driver asks of its transport, and the connection it hands around.
+
+A transport answers each op by sending its result into the driver generator (``None`` where
+there is none), or by throwing :class:`NetworkError` / :class:`IOTimeout` into it. Each op that
+can block carries an absolute ``deadline`` on the driver's clock. This is the whole contract: a
+transport for another event loop implements these ten ops and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import h11
+
+from ._inputs import FileInput
+from ._multipart import FileRegion
+from ._requests import Origin
+from ._responses import JobStatusResponse
+
+__all__ = [
+    "Acquire",
+    "Connection",
+    "Notify",
+    "Op",
+    "OutputReset",
+    "OutputWrite",
+    "ProbeFile",
+    "ReadFile",
+    "Receive",
+    "Release",
+    "SendBytes",
+    "SendFile",
+    "Sleep",
+]
+
+# A response head larger than this is refused (h11's own default is 16 KiB; the API's heads are
+# a few hundred bytes).
+MAX_HEAD = 64 * 1024
+
+
+@dataclass(eq=False)
+class Connection:
+    """One transport stream and the HTTP/1.1 state that goes with it."""
+
+    origin: Origin
+    stream: object  # the transport's socket or stream; the core never touches it
+    http: h11.Connection = field(
+        default_factory=lambda: h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD),
+        repr=False,
+    )
+    # How many exchanges completed on it: 0 means it is fresh.
+    exchanges: int = 0
+
+
+@dataclass(frozen=True)
+class Acquire:
+    """Answer with a :class:`Connection` to ``origin``: an idle one from the pool, or (always
+    when ``fresh``) a new one, TLS when ``origin.tls``."""
+
+    origin: Origin
+    deadline: float
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class Release:
+    """Put ``connection`` back in the pool when ``reuse``; close it otherwise."""
+
+    connection: Connection
+    reuse: bool
+
+
+@dataclass(frozen=True)
+class SendBytes:
+    connection: Connection
+    data: bytes
+    deadline: float
+
+
+@dataclass(frozen=True)
+class SendFile:
+    """Send exactly ``region.length`` bytes of the file from ``region.offset`` (``sendfile``
+    where possible); a file that turns out shorter is an :class:`InvalidInputError`."""
+
+    connection: Connection
+    region: FileRegion
+    deadline: float
+
+
+@dataclass(frozen=True)
+class ProbeFile:
+    """Answer with a :class:`FileInfo`: where the file's bytes start and how many there are
+    (``size=None`` when that cannot be known without reading it, as for a pipe)."""
+
+    file: FileInput
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    """Answer with up to ``max_bytes`` of the file, ``b""`` at its end (files of unknown size)."""
+
+    file: FileInput
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class Receive:
+    """Answer with up to ``max_bytes`` received, ``b""`` for end of stream."""
+
+    connection: Connection
+    max_bytes: int
+    deadline: float
+
+
+@dataclass(frozen=True)
+class Sleep:
+    until: float
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Call the caller's ``on_status_change`` with ``status`` (awaiting it if it is async)."""
+
+    status: JobStatusResponse
+
+
+@dataclass(frozen=True)
+class OutputWrite:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OutputReset:
+    """A download restarts: drop what was written to the output so far."""
+
+
+Op = (
+    Acquire
+    | Release
+    | SendBytes
+    | SendFile
+    | ProbeFile
+    | ReadFile
+    | Receive
+    | Sleep
+    | Notify
+    | OutputWrite
+    | OutputReset
+)

@@ -1,0 +1,89 @@
+"""How long to wait and when to try again: the numbers, separate from the decisions.
+
+Defaults follow Decart's clients (first poll 0.5 s after submit, then every 1.5 s) so that the
+load on the service is what it expects; growth and jitter are there for callers with many jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_JOB_TIMEOUT", "PollPolicy", "RetryPolicy", "Timeouts"]
+
+# The service fails a job after 10 minutes; waiting a little longer than that means a job the
+# service finishes is never abandoned by us, and a job lost in a network outage still ends.
+DEFAULT_JOB_TIMEOUT = 15 * 60.0
+
+
+def _check(name: str, value: float, low: float, *, strict: bool = False) -> None:
+    if not (value > low if strict else value >= low) or value == float("inf"):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low}")
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    initial_delay: float = 0.5
+    interval: float = 1.5
+    growth: float = 1.0
+    max_interval: float = 30.0
+    jitter: float = 0.0  # a fraction: each wait is scaled by a factor in [1 - jitter, 1 + jitter]
+
+    def __post_init__(self) -> None:
+        _check("initial_delay", self.initial_delay, 0)
+        _check("interval", self.interval, 0, strict=True)
+        _check("growth", self.growth, 1)
+        _check("max_interval", self.max_interval, self.interval)
+        if not 0 <= self.jitter < 1:
+            raise ValueError("jitter must be in [0, 1)")
+
+    def delay(self, polls_done: int, rand: float) -> float:
+        """The wait before the next status request, after *polls_done* of them (0: the wait
+        after submit). *rand* is uniform in [0, 1)."""
+        if polls_done == 0:
+            base = self.initial_delay
+        else:
+            base = min(self.max_interval, self.interval * self.growth ** (polls_done - 1))
+        return base * (1 + self.jitter * (2 * rand - 1))
+
+    def bounds(self) -> tuple[float, float]:
+        low = min(self.initial_delay, self.interval) * (1 - self.jitter)
+        return low, max(self.initial_delay, self.max_interval) * (1 + self.jitter)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of transient failures: exponential backoff with "equal jitter" (half fixed, half
+    random), so that many clients hit by one outage do not come back in step."""
+
+    max_retries: int = 6
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+    max_retry_after: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        _check("backoff_base", self.backoff_base, 0, strict=True)
+        _check("backoff_cap", self.backoff_cap, self.backoff_base)
+        _check("max_retry_after", self.max_retry_after, 0)
+
+    def delay(self, retry: int, rand: float, retry_after: float | None) -> float:
+        """The wait before retry number *retry* (1 for the first); a server's ``Retry-After``
+        wins over the backoff, up to ``max_retry_after``."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        full = min(self.backoff_cap, self.backoff_base * 2.0 ** (retry - 1))
+        return full / 2 + rand * full / 2
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """``job``: one deadline for a whole call, shared by all its requests and retries.
+    ``request``: how long one step of a request (connect, a read) may take."""
+
+    job: float = DEFAULT_JOB_TIMEOUT
+    request: float = 60.0
+
+    def __post_init__(self) -> None:
+        _check("job", self.job, 0, strict=True)
+        _check("request", self.request, 0, strict=True)

@@ -1,0 +1,145 @@
+"""Request heads for the three Queue API exchanges.
+
+Heads are h11 ``Request`` events; the API key travels only inside them and in nothing that is
+ever printed (see :class:`Credentials`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
+
+import h11
+
+from ._errors import InvalidBaseURLError, LocalProtocolError
+from ._multipart import BodyPlan
+from ._version import __version__
+
+__all__ = [
+    "Credentials",
+    "Origin",
+    "Target",
+    "job_path",
+    "parse_base_url",
+    "result_request",
+    "status_request",
+    "submit_request",
+]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class Origin:
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "https"
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == _DEFAULT_PORTS[self.scheme]:
+            return host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where requests go: an origin and the path prefix every API path is appended to."""
+
+    origin: Origin
+    prefix: str
+
+
+def parse_base_url(url: str) -> Target:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidBaseURLError(str(url), "it must start with http:// or https://")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidBaseURLError(url, str(exc)) from None
+    if not parts.hostname:
+        raise InvalidBaseURLError(url, "it names no host")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidBaseURLError(url, "credentials belong in api_key, not in the URL")
+    if parts.query or parts.fragment:
+        raise InvalidBaseURLError(url, "it must not have a query or fragment")
+    prefix = parts.path.rstrip("/")
+    if prefix and not re.fullmatch(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+", prefix):
+        raise InvalidBaseURLError(url, "its path has characters that need encoding")
+    scheme = parts.scheme.lower()
+    return Target(Origin(scheme, parts.hostname, port or _DEFAULT_PORTS[scheme]), prefix)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The API key and the User-Agent, kept out of every repr."""
+
+    api_key: str = field(repr=False)
+    transport: str = "sans-io"
+    integration: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.api_key or not _HEADER_VALUE.fullmatch(self.api_key):
+            # The key itself is never echoed: it may be a real secret pasted by mistake.
+            raise LocalProtocolError("the API key must be non-empty visible ASCII")
+        if self.integration is not None and not _HEADER_VALUE.fullmatch(self.integration):
+            raise LocalProtocolError(f"integration {self.integration!r} must be visible ASCII")
+
+    @property
+    def user_agent(self) -> str:
+        agent = f"decart-proto/{__version__} ({self.transport})"
+        return f"{agent} {self.integration}" if self.integration else agent
+
+
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
+
+
+def job_path(job_id: str, suffix: str = "") -> str:
+    """``/v1/jobs/{job_id}{suffix}`` with the id percent-encoded, refusing ids that could
+    leave ``/v1/jobs/`` once a proxy decodes them."""
+    if not isinstance(job_id, str) or not job_id:
+        raise LocalProtocolError(
+            f"job id {job_id!r} is empty or not a string; job ids come from submit()"
+        )
+    if job_id in (".", "..") or "/" in job_id or "\\" in job_id:
+        bad = "/" if "/" in job_id else "\\" if "\\" in job_id else job_id
+        raise LocalProtocolError(
+            f"job id {job_id!r} contains {bad!r}, which would leave /v1/jobs/; "
+            "job ids come from submit()"
+        )
+    return f"/v1/jobs/{quote(job_id, safe='-._~')}{suffix}"
+
+
+def _headers(target: Target, creds: Credentials) -> list[tuple[str, str]]:
+    return [
+        ("Host", target.origin.host_header),
+        ("X-API-KEY", creds.api_key),
+        ("User-Agent", creds.user_agent),
+    ]
+
+
+def submit_request(target: Target, creds: Credentials, path: str, body: BodyPlan) -> h11.Request:
+    headers = _headers(target, creds)
+    headers.append(("Content-Type", body.content_type))
+    if body.content_length is None:
+        headers.append(("Transfer-Encoding", "chunked"))
+    else:
+        headers.append(("Content-Length", str(body.content_length)))
+    return h11.Request(method="POST", target=target.prefix + path, headers=headers)
+
+
+def status_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
+    headers = [*_headers(target, creds), ("Accept", "application/json")]
+    return h11.Request(method="GET", target=target.prefix + job_path(job_id), headers=headers)
+
+
+def result_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
+    path = target.prefix + job_path(job_id, "/content")
+    return h11.Request(method="GET", target=path, headers=_headers(target, creds))

@@ -1,0 +1,188 @@
+"""Typed results and typed errors from a response's status, headers and (bounded) body.
+
+The messages follow Decart's clients (``"Failed to submit job: 422 - ..."``) so that logs and
+code matching on them keep working; what we add is a readable 422, the server's request id,
+a bound on the body quoted, and the API key redacted wherever a server echoed it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+from ._errors import (
+    DecartSDKError,
+    QueueResultError,
+    QueueStatusError,
+    QueueSubmitError,
+    RemoteProtocolError,
+)
+
+__all__ = [
+    "JOB_STATUSES",
+    "JobStatusResponse",
+    "JobSubmitResponse",
+    "Operation",
+    "QueueJobResult",
+    "error_for",
+    "header",
+    "read_job_json",
+    "redact",
+    "retry_after",
+]
+
+JobStatus = Literal["pending", "processing", "completed", "failed"]
+JOB_STATUSES: tuple[str, ...] = ("pending", "processing", "completed", "failed")
+MAX_ERROR_TEXT = 2000
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class JobSubmitResponse:
+    job_id: str
+    status: JobStatus
+
+
+@dataclass(frozen=True)
+class JobStatusResponse:
+    job_id: str
+    status: JobStatus
+
+
+@dataclass(frozen=True)
+class QueueJobResult:
+    """A finished job as the Queue API docs describe it: ``status`` is "completed" (with
+    ``data``, or ``data=None`` when the video went to an output) or "failed" (with ``error``)."""
+
+    status: Literal["completed", "failed"]
+    data: bytes | None = None
+    error: str | None = None
+    job_id: str | None = None
+
+    def __repr__(self) -> str:
+        size = "None" if self.data is None else f"<{len(self.data)} bytes>"
+        return (
+            f"QueueJobResult(status={self.status!r}, data={size}, error={self.error!r}, "
+            f"job_id={self.job_id!r})"
+        )
+
+
+class Operation(enum.Enum):
+    """Each exchange with its error class and the official message's verb phrase."""
+
+    SUBMIT = ("submit job", QueueSubmitError)
+    STATUS = ("get job status", QueueStatusError)
+    RESULT = ("get job content", QueueResultError)
+
+    def __init__(self, phrase: str, error: type[DecartSDKError]) -> None:
+        self.phrase = phrase
+        self.error = error
+
+
+def header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first value of header *name* (lower-case, as h11 gives them), decoded leniently."""
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, REDACTED) if secret else text
+
+
+def _detail_text(body: bytes) -> str:
+    text = body.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    detail = parsed.get("detail") if isinstance(parsed, dict) else None
+    if not isinstance(detail, list) or not detail:
+        return text
+    # FastAPI's validation errors: [{"loc": ["body", "prompt"], "msg": "...", "type": "..."}]
+    lines = []
+    for item in detail:
+        if isinstance(item, dict):
+            loc = item.get("loc")
+            where = ".".join(str(p) for p in loc if p != "body") if isinstance(loc, list) else ""
+            msg = str(item.get("msg", item))
+            lines.append(f"{where}: {msg}" if where else msg)
+        else:
+            lines.append(str(item))
+    return "; ".join(lines)
+
+
+def error_for(
+    op: Operation,
+    status: int,
+    headers: Sequence[tuple[bytes, bytes]],
+    body: bytes,
+    *,
+    secret: str,
+    truncated: bool = False,
+    cause: BaseException | None = None,
+) -> DecartSDKError:
+    """The error a non-2xx response becomes."""
+    text = _detail_text(body) if status == 422 else body.decode("utf-8", "replace")
+    text = redact(text, secret)
+    if truncated or len(text) > MAX_ERROR_TEXT:
+        text = text[:MAX_ERROR_TEXT] + "… (truncated)"
+    message = f"Failed to {op.phrase}: {status} - {text}"
+    data: dict[str, Any] = {"status": status}
+    request_id = header(headers, b"x-request-id")
+    if request_id:
+        request_id = redact(request_id, secret)[:200]
+        data["request_id"] = request_id
+        message += f" (request id {request_id})"
+    return op.error(message, data=data, cause=cause)
+
+
+def read_job_json(
+    op: Operation, status_code: int, body: bytes, *, secret: str
+) -> tuple[str, JobStatus]:
+    """``(job_id, status)`` from a 2xx submit or status body; anything else the API's contract
+    does not allow becomes the operation's error with a :class:`RemoteProtocolError` cause."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    job_id = parsed.get("job_id") if isinstance(parsed, dict) else None
+    status = parsed.get("status") if isinstance(parsed, dict) else None
+    if isinstance(job_id, str) and job_id and status in JOB_STATUSES:
+        return job_id, status
+    if isinstance(parsed, dict) and isinstance(job_id, str) and job_id:
+        problem = f"unknown job status {status!r}"
+    else:
+        problem = "a body that is not a JSON object with job_id and status"
+    preview = redact(body[:200].decode("utf-8", "replace"), secret)
+    cause = RemoteProtocolError(f"the server sent {problem}: {preview!r}")
+    raise op.error(
+        f"Failed to {op.phrase}: {cause.message}", data={"status": status_code}, cause=cause
+    )
+
+
+def retry_after(headers: Sequence[tuple[bytes, bytes]]) -> float | None:
+    """Seconds to wait from ``Retry-After`` (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date
+    measured against the response's own ``Date`` so that the two clocks never mix. ``None``
+    when absent or unusable."""
+    value = header(headers, b"retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    date = header(headers, b"date")
+    if date is None:
+        return None
+    try:
+        wanted = parsedate_to_datetime(value)
+        sent = parsedate_to_datetime(date)
+        seconds = (wanted - sent).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, seconds)

@@ -1,0 +1,85 @@
+"""The model registry: ``models.video("lucy-2.1")`` as in Decart's clients.
+
+A model is a name, the path its jobs are submitted to, and the rule set its inputs are checked
+against. A model this release does not know is still usable through :func:`custom`, without
+client-side rules, so that a model the server adds tomorrow needs no new release.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+from ._errors import InvalidInputError, ModelNotFoundError
+from ._rules import RuleSet
+
+__all__ = ["DEPRECATED", "VIDEO_MODELS", "ModelDefinition", "RuleSet", "custom", "video"]
+
+
+@dataclass(frozen=True)
+class ModelDefinition:
+    name: str
+    url_path: str
+    rules: RuleSet | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise InvalidInputError("model name must not be empty")
+        if not _PATH.fullmatch(self.url_path):
+            raise InvalidInputError(
+                f"model path {self.url_path!r} must be an absolute path of unreserved "
+                "characters, such as '/v1/jobs/my-model'"
+            )
+
+
+# An origin-form path of RFC 3986 unreserved characters: nothing to encode, nothing to escape.
+_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+_RULES: dict[str, RuleSet] = {
+    "lucy-2.1": RuleSet.EDIT,
+    "lucy-2.1-vton": RuleSet.EDIT,
+    "lucy-2.5": RuleSet.EDIT,
+    "lucy-vton-2": RuleSet.EDIT,
+    "lucy-vton-3": RuleSet.EDIT,
+    "lucy-restyle-2": RuleSet.RESTYLE,
+    "lucy-clip": RuleSet.CLIP,
+    "lucy-latest": RuleSet.EDIT,
+    "lucy-vton-latest": RuleSet.EDIT,
+    "lucy-restyle-latest": RuleSet.RESTYLE,
+    "lucy-clip-latest": RuleSet.CLIP,
+}
+
+DEPRECATED: dict[str, str] = {
+    "lucy-2.1-vton-2": "lucy-vton-2",
+    "lucy-pro-v2v": "lucy-clip",
+    "lucy-restyle-v2v": "lucy-restyle-2",
+}
+
+VIDEO_MODELS: tuple[str, ...] = (*_RULES, *DEPRECATED)
+
+_warned: set[str] = set()
+
+
+def video(name: str) -> ModelDefinition:
+    """The definition of queue model *name*; deprecated names warn once per process."""
+    if name in DEPRECATED:
+        target = DEPRECATED[name]
+        if name not in _warned:
+            _warned.add(name)
+            warnings.warn(
+                f'Model "{name}" is deprecated. Use "{target}" instead.',
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        # The deprecated name is still what the server is asked for: it accepts it, and the
+        # caller asked for it; only the rules come from the target.
+        return ModelDefinition(name, f"/v1/jobs/{name}", _RULES[target])
+    if name not in _RULES:
+        raise ModelNotFoundError(name)
+    return ModelDefinition(name, f"/v1/jobs/{name}", _RULES[name])
+
+
+def custom(name: str, url_path: str | None = None) -> ModelDefinition:
+    """A model without client-side rules: every non-None option is sent as given."""
+    return ModelDefinition(name, url_path if url_path is not None else f"/v1/jobs/{name}")
