@@ -1,8 +1,7 @@
 """Idle keep-alive connections, per origin: pure bookkeeping a transport guards with its own
 lock where it has threads.
-
-It also remembers which connections are lent out, so that a transport whose call was cancelled
-mid-exchange can close exactly those — a half-used connection must never return to the pool.
+A connection is in the pool only between exchanges; one lent out is the transport's to track
+(per call) and to close if the call is cancelled, so that a half-used connection never returns.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ class ConnectionPool:
             raise ValueError("max_idle_per_origin must be >= 0")
         self.max_idle = max_idle_per_origin
         self._idle: dict[Origin, list[Connection]] = {}
-        self.lent: set[Connection] = set()
 
     def take(self, origin: Origin) -> Connection | None:
         """The most recently used idle connection to *origin* (the likeliest to be alive), or
@@ -27,13 +25,8 @@ class ConnectionPool:
         idle = self._idle.get(origin)
         return idle.pop() if idle else None
 
-    def lend(self, conn: Connection) -> Connection:
-        self.lent.add(conn)
-        return conn
-
     def give_back(self, conn: Connection, reuse: bool) -> Connection | None:
         """Return *conn*; the connection the transport must now close, if any."""
-        self.lent.discard(conn)
         if not reuse:
             return conn
         idle = self._idle.setdefault(conn.origin, [])
@@ -43,8 +36,7 @@ class ConnectionPool:
         return None
 
     def drain(self) -> list[Connection]:
-        """Every idle and lent connection, forgotten: for the transport to close on exit."""
-        every = [c for idle in self._idle.values() for c in idle] + list(self.lent)
+        """Every idle connection, forgotten: for the transport to close on exit."""
+        every = [c for idle in self._idle.values() for c in idle]
         self._idle.clear()
-        self.lent.clear()
         return every

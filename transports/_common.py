@@ -1,0 +1,291 @@
+"""What every transport does the same way outside the event loop: configuration, the caller's
+files and outputs, and the run loop's bookkeeping.
+
+File reads here block. For video-sized uploads that is what we want on the blocking transport;
+the async transports call these helpers only for small steps (a stat, one chunk) or hand a whole
+region to the loop's own sendfile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO, Union
+
+from decart_proto import (
+    DecartSDKError,
+    Driver,
+    FileInfo,
+    FileInput,
+    FileRegion,
+    InvalidAPIKeyError,
+    InvalidInputError,
+    IOTimeout,
+    NetworkError,
+    PollPolicy,
+    RetryPolicy,
+    Timeouts,
+)
+
+__all__ = [
+    "AtomicFileOutput",
+    "ClientConfig",
+    "Output",
+    "OutputTarget",
+    "StreamOutput",
+    "network_error",
+    "open_output",
+    "probe_file",
+    "read_chunk",
+    "split_options",
+]
+
+OutputTarget = Union[str, "os.PathLike[str]", BinaryIO, None]
+StatusCallback = Callable[[Any], Any]
+DEFAULT_BASE_URL = "https://api.decart.ai"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """A client's settings, checked once. The key comes from ``DECART_API_KEY`` when not given,
+    as in Decart's clients."""
+
+    api_key: str
+    base_url: str
+    integration: str | None
+    ssl_context: ssl.SSLContext | None
+    poll: PollPolicy
+    retry: RetryPolicy
+    timeouts: Timeouts
+    max_idle_connections: int
+
+    def __repr__(self) -> str:
+        return f"ClientConfig(base_url={self.base_url!r}, api_key=<hidden>)"
+
+    @classmethod
+    def make(
+        cls,
+        api_key: str | None,
+        base_url: str | None,
+        integration: str | None,
+        ssl_context: ssl.SSLContext | None,
+        poll: PollPolicy | None,
+        retry: RetryPolicy | None,
+        timeouts: Timeouts | None,
+        max_idle_connections: int,
+    ) -> ClientConfig:
+        key = api_key if api_key is not None else os.environ.get("DECART_API_KEY", "")
+        if not key or not key.strip():
+            raise InvalidAPIKeyError()
+        config = cls(
+            key.strip(),
+            base_url or DEFAULT_BASE_URL,
+            integration,
+            ssl_context,
+            poll or PollPolicy(),
+            retry or RetryPolicy(),
+            timeouts or Timeouts(),
+            max_idle_connections,
+        )
+        config.driver(lambda: 0.0, "check")  # validates the base URL and the key's characters
+        return config
+
+    def driver(self, clock: Callable[[], float], transport: str) -> Driver:
+        return Driver(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            clock=clock,
+            rand=secrets.SystemRandom(),
+            transport=transport,
+            integration=self.integration,
+            poll=self.poll,
+            retry=self.retry,
+            timeouts=self.timeouts,
+        )
+
+    def tls_context(self) -> ssl.SSLContext:
+        # Verification on by default, with the platform's trust store.
+        return self.ssl_context or ssl.create_default_context()
+
+
+def split_options(
+    options: Mapping[str, Any], on_status_change: StatusCallback | None
+) -> tuple[Mapping[str, Any], StatusCallback | None]:
+    """The callback may come in the options dict (as in the Queue API docs) or as an argument;
+    the caller's dict is never changed."""
+    callback = options.get("on_status_change") if isinstance(options, Mapping) else None
+    return options, on_status_change or callback
+
+
+def network_error(exc: BaseException) -> NetworkError:
+    """A transport exception in the core's terms. The text is the OS's, which never holds the
+    key."""
+    if isinstance(exc, (TimeoutError, IOTimeout)):
+        return IOTimeout("timed out")
+    if isinstance(exc, ssl.SSLError):
+        return NetworkError(f"TLS failure: {exc.reason or exc}")
+    if isinstance(exc, ssl.CertificateError):
+        return NetworkError(f"TLS certificate rejected: {exc}")
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return NetworkError(f"{type(exc).__name__}: {text or 'connection failed'}")
+
+
+# -- the caller's input files ---------------------------------------------------------------
+
+
+def probe_file(file: FileInput) -> FileInfo:
+    path = file.path
+    if path is not None:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise InvalidInputError(f"{file.field}: cannot read {path!r}: {exc.strerror}") from None
+        if not os.path.isfile(path):
+            raise InvalidInputError(f"{file.field}: {path!r} is not a regular file")
+        return FileInfo(st.st_size)
+    stream: Any = file.source
+    try:
+        seekable = bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        seekable = False
+    if not seekable:
+        return FileInfo(None)
+    start = stream.tell()
+    end = stream.seek(0, os.SEEK_END)
+    stream.seek(start)
+    return FileInfo(end - start, start)
+
+
+def read_chunk(file: FileInput, size: int) -> bytes:
+    data = file.source.read(size)  # type: ignore[union-attr]
+    if not isinstance(data, (bytes, bytearray)):
+        raise InvalidInputError(f"{file.field}: file object must return bytes from read()")
+    return bytes(data)
+
+
+@contextlib.contextmanager
+def opened_region(region: FileRegion) -> Any:
+    """The region's file, positioned at its offset: opened here for a path, the caller's own
+    object otherwise (left open, as the caller owns it)."""
+    path = region.file.path
+    if path is not None:
+        with open(path, "rb") as f:
+            f.seek(region.offset)
+            yield f
+    else:
+        stream: Any = region.file.source
+        stream.seek(region.offset)
+        yield stream
+
+
+def short_file(region: FileRegion, sent: int) -> InvalidInputError:
+    return InvalidInputError(
+        f"{region.file.field}: the file ended after {sent} of {region.length} bytes; "
+        "it changed while being sent"
+    )
+
+
+# -- where a result goes ----------------------------------------------------------------------
+
+
+class Output:
+    """A result's destination: written as it arrives, reset when a download restarts, then
+    committed or discarded."""
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        """The download is whole."""
+
+    def discard(self) -> None:
+        """The call failed or was cancelled: leave nothing half-written behind."""
+
+
+class AtomicFileOutput(Output):
+    """A path: bytes go to a temporary file beside it, renamed over it only once complete, so a
+    reader never sees half a video and a crash never leaves one."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            raise InvalidInputError(f"output: directory {directory!r} does not exist")
+        self._temp = os.path.join(
+            directory, f".{os.path.basename(self.path)}.{secrets.token_hex(4)}.part"
+        )
+        self._file: IO[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._file is None:
+            self._file = open(self._temp, "wb")  # noqa: SIM115 - closed in commit/discard
+        self._file.write(data)
+
+    def reset(self) -> None:
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
+
+    def commit(self) -> None:
+        if self._file is None:
+            self._file = open(self._temp, "wb")  # noqa: SIM115 - an empty result
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._temp, self.path)
+        self._file = None
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temp)
+
+
+class StreamOutput(Output):
+    """A caller's binary file object: written in place; a restart rewinds it when it can."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        try:
+            self._start: int | None = stream.tell() if stream.seekable() else None
+        except (OSError, ValueError):
+            self._start = None
+        self._dirty = False
+
+    def write(self, data: bytes) -> None:
+        self._dirty = True
+        self.stream.write(data)
+
+    def reset(self) -> None:
+        if not self._dirty:
+            return
+        if self._start is None:
+            raise DecartSDKError(
+                "the download was interrupted and the output file object cannot be rewound; "
+                "pass a path or a seekable file to allow a retried download"
+            )
+        self.stream.seek(self._start)
+        self.stream.truncate()
+        self._dirty = False
+
+    def commit(self) -> None:
+        self.stream.flush()
+
+
+def open_output(target: OutputTarget) -> Output | None:
+    if target is None:
+        return None
+    if isinstance(target, (str, os.PathLike)):
+        return AtomicFileOutput(target)
+    if hasattr(target, "write"):
+        return StreamOutput(target)
+    raise InvalidInputError(f"output must be a path or a binary file object, got {target!r}")

@@ -1,0 +1,359 @@
+"""The blocking transport: plain sockets, ``sendfile`` for uploads over plain TCP, and each
+call's deadline as the sockets' timeouts. Thread-safe: one client serves many threads, which
+share its keep-alive pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import select
+import socket
+import threading
+import time
+from collections.abc import Generator, Mapping
+from typing import Any, TypeVar
+
+from decart_proto import (
+    Acquire,
+    Connection,
+    ConnectionPool,
+    JobStatusResponse,
+    JobSubmitResponse,
+    Notify,
+    OutputReset,
+    OutputWrite,
+    PollPolicy,
+    ProbeFile,
+    QueueJobResult,
+    ReadFile,
+    Receive,
+    Release,
+    RetryPolicy,
+    SendBytes,
+    SendFile,
+    Sleep,
+    Timeouts,
+    models,
+)
+from decart_proto import IOTimeout as _IOTimeout
+
+from ._common import (
+    ClientConfig,
+    Output,
+    OutputTarget,
+    StatusCallback,
+    network_error,
+    open_output,
+    opened_region,
+    probe_file,
+    read_chunk,
+    short_file,
+    split_options,
+)
+from ._errors import (
+    DeadlineExceededError,
+    DecartSDKError,
+    InvalidAPIKeyError,
+    InvalidBaseURLError,
+    InvalidInputError,
+    ModelNotFoundError,
+    NetworkError,
+    QueueResultError,
+    QueueStatusError,
+    QueueSubmitError,
+    RemoteProtocolError,
+)
+
+# The names of the Queue API docs' imports, so their examples run with the import line changed.
+__all__ = [
+    "DeadlineExceededError",
+    "DecartClient",
+    "DecartSDKError",
+    "InvalidAPIKeyError",
+    "InvalidBaseURLError",
+    "InvalidInputError",
+    "ModelNotFoundError",
+    "NetworkError",
+    "QueueClient",
+    "QueueResultError",
+    "QueueStatusError",
+    "QueueSubmitError",
+    "RemoteProtocolError",
+    "models",
+]
+
+T = TypeVar("T")
+_SENDFILE_CHUNK = 1 << 20
+
+
+class _Run:
+    """Executes one driver generator: each op mapped onto a socket, a file or a callback."""
+
+    def __init__(
+        self,
+        client: DecartClient,
+        callback: StatusCallback | None,
+        output: Output | None,
+    ) -> None:
+        self.client = client
+        self.callback = callback
+        self.output = output
+        self.held: set[Connection] = set()
+
+    def run(self, gen: Generator[Any, Any, T]) -> T:
+        reply: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    op = gen.throw(error) if error is not None else gen.send(reply)
+                except StopIteration as stop:
+                    if self.output is not None:
+                        self.output.commit()
+                    return stop.value  # type: ignore[no-any-return]
+                reply, error = None, None
+                try:
+                    reply = self.execute(op)
+                except (OSError, _IOTimeout) as exc:
+                    error = network_error(exc)
+        except BaseException:
+            # Cancelled (KeyboardInterrupt), or the call failed: close what is half-used and
+            # leave no partial output.
+            for conn in self.held:
+                _close(conn)
+            if self.output is not None:
+                self.output.discard()
+            raise
+        finally:
+            gen.close()
+
+    def execute(self, op: Any) -> Any:
+        if isinstance(op, Receive):
+            sock = _sock(op.connection)
+            sock.settimeout(_remaining(op.deadline))
+            return sock.recv(op.max_bytes)
+        if isinstance(op, SendBytes):
+            sock = _sock(op.connection)
+            sock.settimeout(_remaining(op.deadline))
+            sock.sendall(op.data)
+            return None
+        if isinstance(op, Sleep):
+            time.sleep(max(0.0, op.until - time.monotonic()))
+            return None
+        if isinstance(op, Acquire):
+            conn = self.client._acquire(op)
+            self.held.add(conn)
+            return conn
+        if isinstance(op, Release):
+            self.held.discard(op.connection)
+            self.client._release(op.connection, op.reuse)
+            return None
+        if isinstance(op, SendFile):
+            _send_file(op)
+            return None
+        if isinstance(op, Notify):
+            if self.callback is not None:
+                outcome = self.callback(op.status)
+                if inspect.isawaitable(outcome):
+                    raise TypeError("the blocking client cannot await on_status_change")
+            return None
+        if isinstance(op, OutputWrite):
+            assert self.output is not None
+            self.output.write(op.data)
+            return None
+        if isinstance(op, OutputReset):
+            assert self.output is not None
+            self.output.reset()
+            return None
+        if isinstance(op, ProbeFile):
+            return probe_file(op.file)
+        assert isinstance(op, ReadFile), op
+        return read_chunk(op.file, op.max_bytes)
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _IOTimeout("deadline passed")
+    return left
+
+
+def _sock(conn: Connection) -> socket.socket:
+    stream = conn.stream
+    assert isinstance(stream, socket.socket)
+    return stream
+
+
+def _close(conn: Connection) -> None:
+    with contextlib.suppress(OSError):
+        _sock(conn).close()
+
+
+def _send_file(op: SendFile) -> None:
+    sock = _sock(op.connection)
+    region = op.region
+    assert region.length is not None
+    sock.settimeout(_remaining(op.deadline))
+    with opened_region(region) as f:
+        try:
+            f.fileno()
+            native = True
+        except (AttributeError, OSError, ValueError):
+            native = False
+        if native:
+            # socket.sendfile uses os.sendfile on plain TCP and falls back to send() for TLS.
+            sent = sock.sendfile(f, region.offset, region.length)
+        else:
+            sent = 0
+            while sent < region.length:
+                chunk = f.read(min(_SENDFILE_CHUNK, region.length - sent))
+                if not chunk:
+                    break
+                sock.sendall(chunk)
+                sent += len(chunk)
+    if sent != region.length:
+        raise short_file(region, sent)
+
+
+def _stale(sock: socket.socket) -> bool:
+    """An idle keep-alive socket that is readable has been closed (or sent junk) by the
+    server: reusing it would fail the next request."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class DecartClient:
+    """A Decart Queue API client for threads and scripts. ``with DecartClient() as client:``
+    closes its connections on exit."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        integration: str | None = None,
+        *,
+        ssl_context: Any = None,
+        poll: PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        max_idle_connections: int = 8,
+    ) -> None:
+        self._config = ClientConfig.make(
+            api_key, base_url, integration, ssl_context, poll, retry, timeouts,
+            max_idle_connections,
+        )
+        self._driver = self._config.driver(time.monotonic, "blocking")
+        self._pool = ConnectionPool(max_idle_connections)
+        self._lock = threading.Lock()
+        self._tls: Any = None
+        self.base_url = self._config.base_url
+        self.integration = integration
+        self.queue = QueueClient(self)
+
+    def __repr__(self) -> str:
+        return f"DecartClient(base_url={self.base_url!r})"
+
+    def __enter__(self) -> DecartClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle = self._pool.drain()
+        for conn in idle:
+            _close(conn)
+
+    def _run(
+        self,
+        gen: Generator[Any, Any, T],
+        callback: StatusCallback | None = None,
+        output: Output | None = None,
+    ) -> T:
+        return _Run(self, callback, output).run(gen)
+
+    def _acquire(self, op: Acquire) -> Connection:
+        if not op.fresh:
+            while True:
+                with self._lock:
+                    conn = self._pool.take(op.origin)
+                if conn is None:
+                    break
+                if not _stale(_sock(conn)):
+                    return conn
+                _close(conn)
+        origin = op.origin
+        sock = socket.create_connection((origin.host, origin.port), timeout=_remaining(op.deadline))
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if origin.tls:
+                if self._tls is None:
+                    self._tls = self._config.tls_context()
+                sock.settimeout(_remaining(op.deadline))
+                sock = self._tls.wrap_socket(sock, server_hostname=origin.host)
+        except BaseException:
+            sock.close()
+            raise
+        return Connection(origin, sock)
+
+    def _release(self, conn: Connection, reuse: bool) -> None:
+        with self._lock:
+            closing = self._pool.give_back(conn, reuse)
+        if closing is not None:
+            _close(closing)
+
+
+class QueueClient:
+    """``client.queue``: the four methods of the Queue API docs, plus :meth:`wait` to resume a
+    job by id. ``timeout`` is the whole call's deadline in seconds; ``output`` (a path or a
+    binary file) receives the video instead of memory, atomically for a path."""
+
+    def __init__(self, client: DecartClient) -> None:
+        self._client = client
+
+    def submit(
+        self, options: Mapping[str, Any], *, timeout: float | None = None
+    ) -> JobSubmitResponse:
+        return self._client._run(self._client._driver.submit(options, timeout=timeout))
+
+    def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
+        return self._client._run(self._client._driver.status(job_id, timeout=timeout))
+
+    def result(
+        self, job_id: str, *, output: OutputTarget = None, timeout: float | None = None
+    ) -> QueueJobResult:
+        out = open_output(output)
+        gen = self._client._driver.result(job_id, to_output=out is not None, timeout=timeout)
+        return self._client._run(gen, None, out)
+
+    def submit_and_poll(
+        self,
+        options: Mapping[str, Any],
+        *,
+        on_status_change: StatusCallback | None = None,
+        output: OutputTarget = None,
+        timeout: float | None = None,
+    ) -> QueueJobResult:
+        options, callback = split_options(options, on_status_change)
+        out = open_output(output)
+        gen = self._client._driver.submit_and_poll(
+            options, to_output=out is not None, timeout=timeout
+        )
+        return self._client._run(gen, callback, out)
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        on_status_change: StatusCallback | None = None,
+        output: OutputTarget = None,
+        timeout: float | None = None,
+    ) -> QueueJobResult:
+        out = open_output(output)
+        gen = self._client._driver.wait(job_id, to_output=out is not None, timeout=timeout)
+        return self._client._run(gen, on_status_change, out)
