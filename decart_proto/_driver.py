@@ -114,8 +114,12 @@ class Driver:
                 raise
             if code in (401, 403) or _transient(code):
                 raise
-            probe = self._machine(Mode.STATUS, timeout, job_id)
-            yield from self._run(probe, None, to_output=False)
+            # The probe shares the call's deadline: result(timeout=t) must not take 2t.
+            probe = self._machine(Mode.STATUS, None, job_id, deadline=machine.deadline)
+            try:
+                yield from self._run(probe, None, to_output=False)
+            except DecartSDKError:
+                raise exc from None  # the content's error says more than the probe's
             if probe.status != "failed":
                 raise
             return QueueJobResult("failed", error="Job failed", job_id=job_id)
@@ -146,11 +150,19 @@ class Driver:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def _machine(self, mode: Mode, timeout: float | None, job_id: str | None) -> JobMachine:
+    def _machine(
+        self,
+        mode: Mode,
+        timeout: float | None,
+        job_id: str | None,
+        *,
+        deadline: float | None = None,
+    ) -> JobMachine:
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         now = self.clock()
-        deadline = now + (self.timeouts.job if timeout is None else timeout)
+        if deadline is None:
+            deadline = now + (self.timeouts.job if timeout is None else timeout)
         if job_id is not None:
             # Checked now, before any I/O, so that a bad id is the caller's error at once.
             status_request(self.target, self.credentials, job_id)

@@ -144,7 +144,8 @@ class JobMachine:
     # -- telling ------------------------------------------------------------------------------
 
     def submitted(self, now: float, job_id: str, status: JobStatus) -> JobStatusResponse | None:
-        """The submit succeeded; returns the status change to report."""
+        """The submit succeeded; returns the status change to report (never in a one-shot
+        mode, whose caller gets the answer as the call's value)."""
         self._expect(JobState.SUBMITTING)
         self.job_id = job_id
         return self._answer(now, status)
@@ -197,8 +198,9 @@ class JobMachine:
         change = None if status == self.status else JobStatusResponse(self.job_id, status)
         self.status = status
         if self.mode in _ONE_SHOT:
+            # The caller gets the answer as the call's value; there is no one to notify.
             self.state = JobState.REPORTED
-            return change
+            return None
         self._fire(_STATUS_EVENTS[status])
         if self.state is JobState.WAITING_TO_POLL:
             self._schedule(now, self.poll.delay(self.polls, self._rand()))

@@ -20,6 +20,15 @@ def _check(name: str, value: float, low: float, *, strict: bool = False) -> None
         raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low}")
 
 
+def _grown(start: float, factor: float, times: int, cap: float) -> float:
+    """``start * factor ** times``, at most *cap*: a long job polled often, or many retries,
+    must not overflow a float."""
+    try:
+        return min(cap, start * factor**times)
+    except OverflowError:
+        return cap
+
+
 @dataclass(frozen=True)
 class PollPolicy:
     initial_delay: float = 0.5
@@ -42,7 +51,7 @@ class PollPolicy:
         if polls_done == 0:
             base = self.initial_delay
         else:
-            base = min(self.max_interval, self.interval * self.growth ** (polls_done - 1))
+            base = _grown(self.interval, self.growth, polls_done - 1, self.max_interval)
         return base * (1 + self.jitter * (2 * rand - 1))
 
     def bounds(self) -> tuple[float, float]:
@@ -72,7 +81,7 @@ class RetryPolicy:
         wins over the backoff, up to ``max_retry_after``."""
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_retry_after)
-        full = min(self.backoff_cap, self.backoff_base * 2.0 ** (retry - 1))
+        full = _grown(self.backoff_base, 2.0, retry - 1, self.backoff_cap)
         return full / 2 + rand * full / 2
 
 
