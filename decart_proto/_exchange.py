@@ -81,9 +81,16 @@ def exchange(
     except BaseException:
         yield Release(conn, reuse=False)
         raise
-    reuse = conn.http.our_state is h11.DONE and conn.http.their_state is h11.DONE
+    # Bytes after the response were never asked for (we do not pipeline): a connection
+    # carrying them is out of step, and its next "response" would answer the wrong request.
+    http = conn.http
+    reuse = (
+        http.our_state is h11.DONE
+        and http.their_state is h11.DONE
+        and http.trailing_data == (b"", False)
+    )
     if reuse:
-        conn.http.start_next_cycle()
+        http.start_next_cycle()
         conn.exchanges += 1
     yield Release(conn, reuse)
     return response
@@ -168,6 +175,9 @@ def _receive(
         event = _next_event(http)
         if event is h11.NEED_DATA:
             data: bytes = yield Receive(conn, RECEIVE_SIZE, soon())
+            if not data and head is None:
+                # Said here because h11's words for it name its own states, not the problem.
+                raise RemoteProtocolError("the server closed the connection without a response")
             http.receive_data(data)
         elif isinstance(event, h11.Response):
             head = event
@@ -186,6 +196,8 @@ def _receive(
         elif isinstance(event, h11.EndOfMessage):
             assert head is not None
             return Response(head.status_code, tuple(head.headers), b"".join(kept))
-        elif isinstance(event, h11.ConnectionClosed):
-            raise RemoteProtocolError("the server closed the connection without a response")
-        # InformationalResponse (100 Continue and the like): nothing to do.
+        else:
+            # 100 Continue and the like: the real response follows. (ConnectionClosed cannot
+            # come: an EOF before the head is refused above, and one after it either ends a
+            # read-until-close body, returned above, or is a truncation h11 raises on.)
+            assert isinstance(event, h11.InformationalResponse), event

@@ -8,6 +8,7 @@ knowingly, by fetching the bytes themselves).
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 from collections.abc import Mapping
@@ -49,7 +50,9 @@ class FileInput:
 
     @property
     def in_memory(self) -> bytes | None:
-        if isinstance(self.source, (bytes, bytearray, memoryview)):
+        if isinstance(self.source, bytes):
+            return self.source  # immutable: no copy of what may be a large video
+        if isinstance(self.source, (bytearray, memoryview)):
             return bytes(self.source)
         return None
 
@@ -82,11 +85,19 @@ class SubmitForm:
     files: tuple[FileInput, ...]
 
 
-def _text(value: Any) -> str:
+def _text(field: str, value: Any) -> str:
     # WIRE.md: booleans are sent as true/false, integers in decimal.
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate: no byte sequence would carry it faithfully.
+        raise InvalidInputError(
+            f"{field}: text must be valid Unicode (it has a lone surrogate)"
+        ) from None
+    return text
 
 
 def _describe(field: str, value: Any) -> FileInput:
@@ -99,6 +110,8 @@ def _describe(field: str, value: Any) -> FileInput:
             raise InvalidInputError(f"{field}: a path must be a non-empty str or os.PathLike[str]")
         name = posixpath.basename(path.replace("\\", "/")) or field
     elif hasattr(value, "read"):
+        if isinstance(value, io.TextIOBase):
+            raise InvalidInputError(f"{field}: file object must be opened in binary mode ('rb')")
         if isinstance(getattr(value, "mode", "b"), str) and "b" not in getattr(value, "mode", "b"):
             raise InvalidInputError(f"{field}: file object must be opened in binary mode ('rb')")
         raw = getattr(value, "name", None)
@@ -139,7 +152,7 @@ def prepare_submit(options: Mapping[str, Any]) -> SubmitForm:
         if key in FILE_FIELDS or (model.rules is None and _looks_like_file(value)):
             files.append(_describe(key, value))
         else:
-            fields.append((key, _text(value)))
+            fields.append((key, _text(key, value)))
     return SubmitForm(model, tuple(fields), tuple(files))
 
 

@@ -9,8 +9,10 @@ is what browsers send and what multipart parsers expect; other non-ASCII text go
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from ._errors import LocalProtocolError
 from ._inputs import FileInfo, FileInput, SubmitForm
 
 __all__ = ["BodyPlan", "FileRegion", "plan_body"]
@@ -44,7 +46,15 @@ class BodyPlan:
 
 
 def _escape(text: str) -> bytes:
-    return text.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A").encode("utf-8")
+    # A lone surrogate (a path's undecodable byte, kept by os.fsdecode) cannot be UTF-8: it
+    # becomes '?' rather than an exception, since a name is only a label for the server.
+    escaped = text.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+    return escaped.encode("utf-8", "replace")
+
+
+# RFC 2046 §5.1.1 allows more, but these need no quoting in the Content-Type parameter.
+_BOUNDARY = re.compile(r"[0-9A-Za-z'+_.-]{1,70}")
+_CONTENT_TYPE = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
 
 
 def _part_head(boundary: bytes, name: str, file: FileInput | None) -> bytes:
@@ -58,6 +68,10 @@ def _part_head(boundary: bytes, name: str, file: FileInput | None) -> bytes:
 def plan_body(form: SubmitForm, infos: dict[str, FileInfo], boundary: str) -> BodyPlan:
     """Lay out *form* as multipart segments. *infos* maps a file field to the transport's
     answer for it; in-memory files need none."""
+    if not isinstance(boundary, str) or not _BOUNDARY.fullmatch(boundary):
+        raise LocalProtocolError(
+            f"multipart boundary {boundary!r} must be 1 to 70 letters, digits or '+_.-"
+        )
     b = boundary.encode("ascii")
     pending = b""
     segments: list[Segment] = []
@@ -65,6 +79,10 @@ def plan_body(form: SubmitForm, infos: dict[str, FileInfo], boundary: str) -> Bo
     for name, value in form.fields:
         pending += _part_head(b, name, None) + value.encode("utf-8") + b"\r\n"
     for file in form.files:
+        if not _CONTENT_TYPE.fullmatch(file.content_type):
+            raise LocalProtocolError(
+                f"{file.field}: content type {file.content_type!r} must be visible ASCII"
+            )
         pending += _part_head(b, file.field, file)
         data = file.in_memory
         part: Segment
@@ -74,7 +92,12 @@ def plan_body(form: SubmitForm, infos: dict[str, FileInfo], boundary: str) -> Bo
             # into a bigger buffer.
             part, size = data, len(data)
         else:
-            info = infos[file.field]
+            info = infos.get(file.field)
+            if info is None:
+                raise LocalProtocolError(
+                    f"{file.field}: no FileInfo given; answer ProbeFile for every file that "
+                    "is not in memory"
+                )
             part = FileRegion(file, info.offset, info.size)
             size = info.size
         segments.append(pending)

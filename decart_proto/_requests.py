@@ -73,8 +73,29 @@ def parse_base_url(url: str) -> Target:
     prefix = parts.path.rstrip("/")
     if prefix and not re.fullmatch(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+", prefix):
         raise InvalidBaseURLError(url, "its path has characters that need encoding")
+    if port == 0:
+        raise InvalidBaseURLError(url, "port 0 is not a port a server listens on")
     scheme = parts.scheme.lower()
-    return Target(Origin(scheme, parts.hostname, port or _DEFAULT_PORTS[scheme]), prefix)
+    host = _ascii_host(url, parts.hostname)
+    return Target(Origin(scheme, host, port or _DEFAULT_PORTS[scheme]), prefix)
+
+
+# A registered name (RFC 3986 §3.2.2 without percent-encoding), an IPv4 or an IPv6 address
+# (urlsplit has already taken the brackets off).
+_HOST = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+
+
+def _ascii_host(url: str, host: str) -> str:
+    """The host as it goes into ``Host`` and the TLS server name: internationalised names in
+    their IDNA (punycode) form, anything else that is not a host refused here rather than
+    failing later inside a request."""
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidBaseURLError(url, f"its host {host!r} is not a valid host name") from None
+    if not _HOST.fullmatch(host):
+        raise InvalidBaseURLError(url, f"its host {host!r} is not a valid host name")
+    return host
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -16,11 +17,13 @@ from typing import Any, Literal
 
 from ._errors import (
     DecartSDKError,
+    LocalProtocolError,
     QueueResultError,
     QueueStatusError,
     QueueSubmitError,
     RemoteProtocolError,
 )
+from ._requests import job_path
 
 __all__ = [
     "JOB_STATUSES",
@@ -95,12 +98,18 @@ def redact(text: str, secret: str) -> str:
     return text.replace(secret, REDACTED) if secret else text
 
 
+def _parse_json(data: str | bytes) -> Any:
+    """The parsed JSON, or None. A body nested deeper than the parser's recursion limit is as
+    unusable as a malformed one, and must not crash the caller."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _detail_text(body: bytes) -> str:
     text = body.decode("utf-8", "replace")
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text
+    parsed = _parse_json(text)
     detail = parsed.get("detail") if isinstance(parsed, dict) else None
     if not isinstance(detail, list) or not detail:
         return text
@@ -147,35 +156,48 @@ def read_job_json(
 ) -> tuple[str, JobStatus]:
     """``(job_id, status)`` from a 2xx submit or status body; anything else the API's contract
     does not allow becomes the operation's error with a :class:`RemoteProtocolError` cause."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        parsed = None
+    parsed = _parse_json(body)
     job_id = parsed.get("job_id") if isinstance(parsed, dict) else None
     status = parsed.get("status") if isinstance(parsed, dict) else None
-    if isinstance(job_id, str) and job_id and status in JOB_STATUSES:
-        return job_id, status
-    if isinstance(parsed, dict) and isinstance(job_id, str) and job_id:
+    if isinstance(job_id, str) and _usable_job_id(job_id):
+        if status in JOB_STATUSES:
+            return job_id, status
         problem = f"unknown job status {status!r}"
+    elif isinstance(job_id, str) and job_id:
+        problem = f"job id {job_id[:100]!r}, which cannot be used in a URL path"
     else:
         problem = "a body that is not a JSON object with job_id and status"
-    preview = redact(body[:200].decode("utf-8", "replace"), secret)
+    # Redacted before it is cut, so that a key straddling the cut cannot leak its first half.
+    preview = redact(body.decode("utf-8", "replace"), secret)[:200]
     cause = RemoteProtocolError(f"the server sent {problem}: {preview!r}")
     raise op.error(
         f"Failed to {op.phrase}: {cause.message}", data={"status": status_code}, cause=cause
     )
 
 
+def _usable_job_id(job_id: str) -> bool:
+    try:
+        job_path(job_id)
+    except LocalProtocolError:
+        return False
+    return True
+
+
+_SECONDS = re.compile(r"-?[0-9]+")
+
+
 def retry_after(headers: Sequence[tuple[bytes, bytes]]) -> float | None:
     """Seconds to wait from ``Retry-After`` (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date
     measured against the response's own ``Date`` so that the two clocks never mix. ``None``
-    when absent or unusable."""
+    when absent or unusable; a time already past (or a negative number) is 0."""
     value = header(headers, b"retry-after")
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _SECONDS.fullmatch(value):
+        # float(), not int(): no digit-count limit, and a huge value becomes inf for the
+        # policy's cap to bound.
+        return max(0.0, float(value))
     date = header(headers, b"date")
     if date is None:
         return None

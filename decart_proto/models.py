@@ -63,6 +63,8 @@ _warned: set[str] = set()
 
 def video(name: str) -> ModelDefinition:
     """The definition of queue model *name*; deprecated names warn once per process."""
+    if not isinstance(name, str):
+        raise ModelNotFoundError(repr(name))
     if name in DEPRECATED:
         target = DEPRECATED[name]
         if name not in _warned:
