@@ -61,13 +61,14 @@ class EmulatorApp:
             return
         route = _route(_segments(scope))
         is_submit = route is not None and route[0] == "job" and method == "POST"
-        exchange = Exchange(scope, receive, send, self.core.faults.take(method, path, is_submit))
+        fault = self.core.faults.take(method, path, is_submit)
+        exchange = Exchange(scope, receive, send, fault, self.core.record)
         try:
             await self._serve(exchange, route)
         except (ConnectionDropped, ClientGone):
             pass
         finally:
-            self.core.record(method, path, exchange.status)
+            exchange.finish()
 
     async def _serve(self, exchange: Exchange, route: tuple[str, str] | None) -> None:
         fault = exchange.fault

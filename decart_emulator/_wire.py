@@ -38,6 +38,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Recorder = Callable[[str, str, "int | None"], None]
 
 
 class ConnectionDropped(Exception):
@@ -49,9 +50,21 @@ class ClientGone(Exception):
 
 
 class Exchange:
-    """A request and its response; ``status`` is what was answered (None: nothing was)."""
+    """A request and its response; ``status`` is what was answered (None: nothing was).
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, fault: Fault | None) -> None:
+    ``recorder`` is told ``(method, path, status)`` once: as the response starts (before the
+    client can see it, so a test never observes a response that is not yet recorded), or with
+    None when the exchange ends without one (``finish``).
+    """
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        fault: Fault | None,
+        recorder: Recorder | None = None,
+    ) -> None:
         self.scope = scope
         self.method: str = scope["method"]
         self.path: str = scope["path"]
@@ -64,6 +77,8 @@ class Exchange:
         self._body_done = False
         self._sent = 0
         self._stalled = False
+        self._recorder = recorder
+        self._recorded = False
 
     def header(self, name: str) -> str | None:
         value = self.headers.get(name.encode("latin-1"))
@@ -146,6 +161,7 @@ class Exchange:
         if self.fault is not None and self.fault.close_after_handling:
             await self.drop()
         self.status = status
+        self._record(status)
         raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
         raw.append((b"content-length", str(length).encode("ascii")))
         raw.append((b"x-request-id", self.request_id.encode("ascii")))
@@ -173,6 +189,15 @@ class Exchange:
         await self._send({"type": "http.response.body", "body": chunk, "more_body": more})
         self._sent += len(chunk)
 
+    def _record(self, status: int | None) -> None:
+        if self._recorder is not None and not self._recorded:
+            self._recorded = True
+            self._recorder(self.method, self.path, status)
+
+    def finish(self) -> None:
+        """Record an exchange that ended without a response (dropped, or the client left)."""
+        self._record(None)
+
     async def drop(self) -> None:
         """Close the connection after what was already sent; raises ConnectionDropped."""
         transport = self.scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
@@ -180,6 +205,7 @@ class Exchange:
             raise RuntimeError("dropping a connection needs the emulator's uvicorn protocol")
         with contextlib.suppress(ClientGone, asyncio.TimeoutError):
             await asyncio.wait_for(self.drain(), DROP_WAIT_SECONDS)
+        self.finish()
         transport.close()  # flushes the bytes already written, then ends the stream
         try:
             await asyncio.wait_for(self._until_disconnected(), DROP_WAIT_SECONDS)
