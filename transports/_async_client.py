@@ -1,0 +1,318 @@
+"""What the asyncio and trio clients share: the client and ``client.queue`` facade, the pool,
+and the loop that runs a driver generator. Each event loop supplies only an :class:`AsyncIO`
+(connect, send, send a file, receive, sleep, close), so the two modules differ in nothing but
+how they touch their loop.
+
+Concurrency: everything here runs on one event loop thread, and the pool is only touched
+between awaits, so it needs no lock.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+import ssl
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, TypeVar
+
+from decart_proto import (
+    Acquire,
+    Connection,
+    ConnectionPool,
+    FileRegion,
+    JobStatusResponse,
+    JobSubmitResponse,
+    NetworkError,
+    Notify,
+    Origin,
+    OutputReset,
+    OutputWrite,
+    PollPolicy,
+    ProbeFile,
+    QueueJobResult,
+    ReadFile,
+    Receive,
+    Release,
+    RetryPolicy,
+    SendBytes,
+    SendFile,
+    Sleep,
+    Timeouts,
+)
+
+from ._common import (
+    ClientConfig,
+    Output,
+    OutputTarget,
+    StatusCallback,
+    network_error,
+    open_output,
+    probe_file,
+    read_chunk,
+    short_file,
+    split_options,
+)
+
+__all__ = ["AsyncDecartClient", "AsyncIO", "QueueClient"]
+
+T = TypeVar("T")
+C = TypeVar("C", bound="AsyncDecartClient")
+
+
+class AsyncIO(abc.ABC):
+    """One event loop's primitives. A stream is whatever ``connect`` returns; it travels inside
+    :class:`Connection` and comes back to the other methods. Every method raises ``OSError`` or
+    :class:`NetworkError` (``IOTimeout`` once ``deadline`` passes) for a network failure, and
+    lets the loop's own cancellation through."""
+
+    name: str
+
+    @abc.abstractmethod
+    def clock(self) -> float:
+        """The loop's clock, which is the driver's clock: deadlines are on it."""
+
+    @abc.abstractmethod
+    async def connect(self, origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> object:
+        """A connected stream (TLS handshake done when ``tls``); nothing left open on failure."""
+
+    @abc.abstractmethod
+    async def send(self, stream: Any, data: bytes, deadline: float) -> None: ...
+
+    @abc.abstractmethod
+    async def send_file(self, stream: Any, region: FileRegion, deadline: float) -> int:
+        """Send the region (``sendfile`` where the loop can); the number of bytes sent, fewer
+        only when the file ended early."""
+
+    @abc.abstractmethod
+    async def receive(self, stream: Any, max_bytes: int, deadline: float) -> bytes: ...
+
+    @abc.abstractmethod
+    async def sleep_until(self, until: float) -> None: ...
+
+    @abc.abstractmethod
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a call that may block for long (a read from a pipe) off the loop; cancelling
+        the caller must not wait for it."""
+
+    @abc.abstractmethod
+    def is_stale(self, stream: Any) -> bool:
+        """An idle stream the server has closed (or sent unasked-for bytes on)."""
+
+    @abc.abstractmethod
+    def close(self, stream: Any) -> None:
+        """Close at once, without waiting: used for streams half-way through an exchange."""
+
+
+class _Run:
+    """Executes one driver generator on the loop. Its ``held`` set is what makes cancellation
+    safe: a connection lent out to this call is closed, never pooled, if the call ends early."""
+
+    def __init__(
+        self, client: AsyncDecartClient, callback: StatusCallback | None, output: Output | None
+    ) -> None:
+        self.client = client
+        self.io = client._io
+        self.callback = callback
+        self.output = output
+        self.held: set[Connection] = set()
+
+    async def run(self, gen: Generator[Any, Any, T]) -> T:
+        reply: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    op = gen.throw(error) if error is not None else gen.send(reply)
+                except StopIteration as stop:
+                    if self.output is not None:
+                        self.output.commit()
+                    return stop.value  # type: ignore[no-any-return]
+                reply, error = None, None
+                try:
+                    reply = await self.execute(op)
+                except NetworkError as exc:
+                    error = exc
+                except OSError as exc:
+                    error = network_error(exc)
+        except BaseException:
+            # Cancelled (a cancel scope, task.cancel()) or failed: nothing half-used may return
+            # to the pool, and no partial output may stay behind.
+            for conn in self.held:
+                self.io.close(conn.stream)
+            self.held.clear()
+            if self.output is not None:
+                self.output.discard()
+            raise
+        finally:
+            gen.close()
+
+    async def execute(self, op: Any) -> Any:
+        io = self.io
+        if isinstance(op, Receive):
+            return await io.receive(op.connection.stream, op.max_bytes, op.deadline)
+        if isinstance(op, SendBytes):
+            await io.send(op.connection.stream, op.data, op.deadline)
+            return None
+        if isinstance(op, Acquire):
+            conn = await self.client._acquire(op)
+            self.held.add(conn)
+            return conn
+        if isinstance(op, Release):
+            self.held.discard(op.connection)
+            self.client._release(op.connection, op.reuse)
+            return None
+        if isinstance(op, Sleep):
+            await io.sleep_until(op.until)
+            return None
+        if isinstance(op, SendFile):
+            region = op.region
+            sent = await io.send_file(op.connection.stream, region, op.deadline)
+            if sent != region.length:
+                raise short_file(region, sent)
+            return None
+        if isinstance(op, Notify):
+            if self.callback is not None:
+                outcome = self.callback(op.status)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            return None
+        if isinstance(op, OutputWrite):
+            assert self.output is not None
+            self.output.write(op.data)
+            return None
+        if isinstance(op, OutputReset):
+            assert self.output is not None
+            self.output.reset()
+            return None
+        if isinstance(op, ProbeFile):
+            return probe_file(op.file)
+        assert isinstance(op, ReadFile), op
+        # A pipe may block until its writer writes: never on the loop's thread.
+        return await io.in_thread(read_chunk, op.file, op.max_bytes)
+
+
+class AsyncDecartClient:
+    """The async client's body; ``transports.asyncio`` and ``transports.trio`` each name a
+    subclass ``DecartClient`` that picks its :class:`AsyncIO`. ``async with`` closes the idle
+    connections on exit."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        integration: str | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        poll: PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        max_idle_connections: int = 8,
+    ) -> None:
+        self._config = ClientConfig.make(
+            api_key, base_url, integration, ssl_context, poll, retry, timeouts,
+            max_idle_connections,
+        )  # fmt: skip
+        self._io = self._make_io()
+        self._driver = self._config.driver(self._io.clock, self._io.name)
+        self._pool = ConnectionPool(max_idle_connections)
+        self._tls: ssl.SSLContext | None = None
+        self.base_url = self._config.base_url
+        self.integration = integration
+        self.queue = QueueClient(self)
+
+    def _make_io(self) -> AsyncIO:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"DecartClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self: C) -> C:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the idle connections. Calls still running keep theirs and close them when
+        they end (a released connection is then pooled again: close once nothing runs)."""
+        for conn in self._pool.drain():
+            self._io.close(conn.stream)
+
+    async def _run(
+        self,
+        gen: Generator[Any, Any, T],
+        callback: StatusCallback | None = None,
+        output: Output | None = None,
+    ) -> T:
+        return await _Run(self, callback, output).run(gen)
+
+    async def _acquire(self, op: Acquire) -> Connection:
+        origin = op.origin
+        if not op.fresh:
+            while (conn := self._pool.take(origin)) is not None:
+                if not self._io.is_stale(conn.stream):
+                    return conn
+                self._io.close(conn.stream)
+        tls = None
+        if origin.tls:
+            if self._tls is None:
+                self._tls = self._config.tls_context()
+            tls = self._tls
+        return Connection(origin, await self._io.connect(origin, tls, op.deadline))
+
+    def _release(self, conn: Connection, reuse: bool) -> None:
+        closing = self._pool.give_back(conn, reuse)
+        if closing is not None:
+            self._io.close(closing.stream)
+
+
+class QueueClient:
+    """``client.queue``: the four methods of the Queue API docs, plus :meth:`wait` to resume a
+    job by id. ``timeout`` is the whole call's deadline in seconds; ``output`` (a path or a
+    binary file) receives the video instead of memory, atomically for a path.
+    ``on_status_change`` may be a plain or an async callable; an async one is awaited."""
+
+    def __init__(self, client: AsyncDecartClient) -> None:
+        self._client = client
+
+    async def submit(
+        self, options: Mapping[str, Any], *, timeout: float | None = None
+    ) -> JobSubmitResponse:
+        return await self._client._run(self._client._driver.submit(options, timeout=timeout))
+
+    async def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
+        return await self._client._run(self._client._driver.status(job_id, timeout=timeout))
+
+    async def result(
+        self, job_id: str, *, output: OutputTarget = None, timeout: float | None = None
+    ) -> QueueJobResult:
+        out = open_output(output)
+        gen = self._client._driver.result(job_id, to_output=out is not None, timeout=timeout)
+        return await self._client._run(gen, None, out)
+
+    async def submit_and_poll(
+        self,
+        options: Mapping[str, Any],
+        *,
+        on_status_change: StatusCallback | None = None,
+        output: OutputTarget = None,
+        timeout: float | None = None,
+    ) -> QueueJobResult:
+        options, callback = split_options(options, on_status_change)
+        out = open_output(output)
+        gen = self._client._driver.submit_and_poll(
+            options, to_output=out is not None, timeout=timeout
+        )
+        return await self._client._run(gen, callback, out)
+
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        on_status_change: StatusCallback | None = None,
+        output: OutputTarget = None,
+        timeout: float | None = None,
+    ) -> QueueJobResult:
+        out = open_output(output)
+        gen = self._client._driver.wait(job_id, to_output=out is not None, timeout=timeout)
+        return await self._client._run(gen, on_status_change, out)

@@ -1,0 +1,269 @@
+"""The asyncio transport: ``async with DecartClient() as client: await client.queue...``.
+
+Each connection is a small :class:`asyncio.Protocol` rather than a StreamReader/Writer pair: it
+answers a receive straight from its buffer, tells at a glance whether an idle connection was
+closed by the server, and keeps each deadline a single ``call_at`` timer. Uploads use
+``loop.sendfile`` (``os.sendfile``) on plain TCP and chunks over TLS. The loop's clock is the
+driver's clock, so a loop with a virtual clock runs the client on virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from decart_proto import FileRegion, IOTimeout, Origin, models
+
+from ._async_client import AsyncDecartClient, AsyncIO, QueueClient
+from ._common import network_error, opened_region
+from ._errors import (
+    DeadlineExceededError,
+    DecartSDKError,
+    InvalidAPIKeyError,
+    InvalidBaseURLError,
+    InvalidInputError,
+    ModelNotFoundError,
+    NetworkError,
+    QueueResultError,
+    QueueStatusError,
+    QueueSubmitError,
+    RemoteProtocolError,
+)
+
+# The names of the Queue API docs' imports, so their examples run with the import line changed.
+__all__ = [
+    "DeadlineExceededError",
+    "DecartClient",
+    "DecartSDKError",
+    "InvalidAPIKeyError",
+    "InvalidBaseURLError",
+    "InvalidInputError",
+    "ModelNotFoundError",
+    "NetworkError",
+    "QueueClient",
+    "QueueResultError",
+    "QueueStatusError",
+    "QueueSubmitError",
+    "RemoteProtocolError",
+    "models",
+]
+
+T = TypeVar("T")
+_CHUNK = 1 << 20
+# Stop reading from the socket while this much is received and not yet asked for, so that a
+# download is paced by its consumer (the output file) and memory stays bounded.
+_HIGH_WATER = 4 << 20
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(IOTimeout("timed out"))
+
+
+class _Stream(asyncio.Protocol):
+    """One connection: received bytes wait in a buffer until the driver asks for them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.lost = False
+        self.error: BaseException | None = None
+        self.reading_paused = False
+        self.writing_paused = False
+        self.on_data: asyncio.Future[None] | None = None
+        self.on_writable: asyncio.Future[None] | None = None
+
+    # -- the protocol's callbacks -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > _HIGH_WATER and not self.reading_paused and self.transport:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        _wake(self.on_data)
+
+    def eof_received(self) -> None:
+        self.eof = True
+        _wake(self.on_data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = self.lost = True
+        self.error = exc
+        _wake(self.on_data)
+        _wake(self.on_writable)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        _wake(self.on_writable)
+
+    # -- what the executor asks -----------------------------------------------------------------
+
+    async def _wait(self, deadline: float, reading: bool) -> None:
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        if reading:
+            self.on_data = waiter
+        else:
+            self.on_writable = waiter
+        timer = self.loop.call_at(deadline, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if reading:
+                self.on_data = None
+            else:
+                self.on_writable = None
+
+    def _broken(self) -> NetworkError:
+        if self.error is not None:
+            return network_error(self.error)
+        return NetworkError("the connection was closed")
+
+    async def receive(self, max_bytes: int, deadline: float) -> bytes:
+        while not self.buffer:
+            if self.eof:
+                if self.error is not None:
+                    raise self._broken()
+                return b""
+            await self._wait(deadline, reading=True)
+        if len(self.buffer) <= max_bytes:
+            data = bytes(self.buffer)
+            self.buffer.clear()
+        else:
+            data = bytes(self.buffer[:max_bytes])
+            del self.buffer[:max_bytes]
+        if self.reading_paused and len(self.buffer) <= _HIGH_WATER // 2 and not self.lost:
+            self.reading_paused = False
+            assert self.transport is not None
+            self.transport.resume_reading()
+        return data
+
+    async def send(self, data: bytes, deadline: float) -> None:
+        if self.lost:
+            raise self._broken()
+        assert self.transport is not None
+        self.transport.write(data)
+        while self.writing_paused:
+            if self.lost:
+                raise self._broken()
+            await self._wait(deadline, reading=False)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
+    """*awaitable*'s result, or IOTimeout once the loop's clock reaches *deadline*."""
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout_at(deadline):
+                return await awaitable
+        else:  # pragma: no cover - Python 3.10
+            loop = asyncio.get_running_loop()
+            return await asyncio.wait_for(awaitable, max(0.0, deadline - loop.time()))
+    except asyncio.TimeoutError:
+        raise IOTimeout("timed out") from None
+
+
+def _has_fileno(f: Any) -> bool:
+    try:
+        f.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+class AsyncioIO(AsyncIO):
+    name = "asyncio"
+
+    def clock(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def connect(self, origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> object:
+        loop = asyncio.get_running_loop()
+        # create_connection closes what it opened when it fails or is cancelled.
+        _, stream = await _within(
+            deadline,
+            loop.create_connection(
+                lambda: _Stream(loop),
+                origin.host,
+                origin.port,
+                ssl=tls,
+                server_hostname=origin.host if tls is not None else None,
+            ),
+        )
+        return stream
+
+    async def send(self, stream: _Stream, data: bytes, deadline: float) -> None:
+        await stream.send(data, deadline)
+
+    async def send_file(self, stream: _Stream, region: FileRegion, deadline: float) -> int:
+        if stream.lost:
+            raise stream._broken()
+        transport = stream.transport
+        assert transport is not None and region.length is not None
+        with opened_region(region) as f:
+            if transport.get_extra_info("sslcontext") is None and _has_fileno(f):
+                loop = asyncio.get_running_loop()
+                try:
+                    return await _within(
+                        deadline,
+                        loop.sendfile(transport, f, region.offset, region.length, fallback=False),
+                    )
+                except asyncio.SendfileNotAvailableError:
+                    pass  # not a plain socket transport after all: send chunks
+            sent = 0
+            while sent < region.length:
+                # One chunk at a time from a local file: short enough to read on the loop.
+                chunk = f.read(min(_CHUNK, region.length - sent))
+                if not chunk:
+                    break
+                await stream.send(chunk, deadline)
+                sent += len(chunk)
+            return sent
+
+    async def receive(self, stream: _Stream, max_bytes: int, deadline: float) -> bytes:
+        return await stream.receive(max_bytes, deadline)
+
+    async def sleep_until(self, until: float) -> None:
+        await asyncio.sleep(max(0.0, until - asyncio.get_running_loop().time()))
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(fn, *args)
+
+    def is_stale(self, stream: _Stream) -> bool:
+        return (
+            stream.eof
+            or bool(stream.buffer)
+            or stream.transport is None
+            or (stream.transport.is_closing())
+        )
+
+    def close(self, stream: _Stream) -> None:
+        stream.close()
+
+
+class DecartClient(AsyncDecartClient):
+    """A Decart Queue API client for asyncio. ``async with DecartClient() as client:`` closes
+    its connections on exit; one client serves any number of concurrent tasks."""
+
+    def _make_io(self) -> AsyncIO:
+        return AsyncioIO()
