@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from ._errors import (
@@ -33,6 +32,7 @@ __all__ = [
     "QueueJobResult",
     "error_for",
     "header",
+    "http_date",
     "read_job_json",
     "redact",
     "retry_after",
@@ -199,12 +199,54 @@ def retry_after(headers: Sequence[tuple[bytes, bytes]]) -> float | None:
         # policy's cap to bound.
         return max(0.0, float(value))
     date = header(headers, b"date")
-    if date is None:
+    wanted = http_date(value)
+    sent = None if date is None else http_date(date.strip())
+    if wanted is None or sent is None:
         return None
-    try:
-        wanted = parsedate_to_datetime(value)
-        sent = parsedate_to_datetime(date)
-        seconds = (wanted - sent).total_seconds()
-    except (TypeError, ValueError):
+    return float(max(0, wanted - sent))
+
+
+# RFC 9110 §5.6.7: a recipient accepts all three forms; only IMF-fixdate is sent today.
+# (email.utils would parse them too, but importing it imports socket, which the core must not.)
+_WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH = f"({'|'.join(_MONTHS)})"
+_TIME = r"([0-9]{2}):([0-9]{2}):([0-9]{2})"
+_IMF_FIXDATE = re.compile(rf"{_WEEKDAY}, ([0-9]{{2}}) {_MONTH} ([0-9]{{4}}) {_TIME} GMT")
+_RFC850 = re.compile(
+    rf"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), "
+    rf"([0-9]{{2}})-{_MONTH}-([0-9]{{2}}) {_TIME} GMT"
+)
+_ASCTIME = re.compile(rf"{_WEEKDAY} {_MONTH} ([ 0-9][0-9]) {_TIME} ([0-9]{{4}})")
+
+
+def http_date(text: str) -> int | None:
+    """Seconds since 1970-01-01T00:00:00Z for an HTTP-date, or None if *text* is not one."""
+    if match := _IMF_FIXDATE.fullmatch(text):
+        day, month, year, hh, mm, ss = match.groups()
+    elif match := _RFC850.fullmatch(text):
+        day, month, yy, hh, mm, ss = match.groups()
+        # §5.6.7 asks for "the most recent year that had the same last two digits" within 50
+        # years; with no clock in the core, pivot at 1970 as the Unix tools do.
+        year = str((2000 if int(yy) < 70 else 1900) + int(yy))
+    elif match := _ASCTIME.fullmatch(text):
+        month, day, hh, mm, ss, year = match.groups()
+    else:
         return None
-    return max(0.0, seconds)
+    return _epoch_seconds(int(year), _MONTHS.index(month) + 1, int(day), int(hh), int(mm), int(ss))
+
+
+def _epoch_seconds(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int | None:
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    month_days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    if not 1 <= day <= month_days or hh > 23 or mm > 59 or ss > 60:  # 60: a leap second
+        return None
+    # Days from the civil date (H. Hinnant's algorithm): a proleptic Gregorian calendar without
+    # datetime, whose import would bring the clock module into the core.
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return days * 86400 + hh * 3600 + mm * 60 + ss
