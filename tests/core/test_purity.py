@@ -68,7 +68,7 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
         found.append(f"{filename}:{getattr(node, 'lineno', 0)}: {what}")
 
     def check_module(node: ast.AST, name: str) -> None:
-        top = name.split(".")[0]
+        top = name.split(".", maxsplit=1)[0]
         if top in FORBIDDEN_MODULES:
             flag(node, f"imports {name}")
         elif top not in sys.stdlib_module_names and top not in ALLOWED_THIRD_PARTY:
