@@ -13,12 +13,30 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from decart_emulator import Emulator, sample_video_path
 
 FAST = {"pending_seconds": 0.05, "processing_seconds": 0.05}
+
+
+class Server(Protocol):
+    """What the helpers need of a server: an ``Emulator``, or a ``RemoteServer``."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def api_key(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RemoteServer:
+    """An emulator running in another process."""
+
+    base_url: str
+    api_key: str
 
 
 @dataclass
@@ -56,7 +74,7 @@ def encode_form(
 
 
 def request(
-    emulator: Emulator,
+    emulator: Server,
     method: str,
     path: str,
     body: bytes | None = None,
@@ -67,6 +85,7 @@ def request(
     """One request over a new connection; ``api_key=""`` means the emulator's own key."""
     url = urlsplit(emulator.base_url)
     if url.scheme == "https":
+        assert isinstance(emulator, Emulator), "https helpers need the emulator's CA"
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
             url.hostname or "", url.port, timeout=timeout, context=emulator.client_ssl_context()
         )
@@ -84,7 +103,7 @@ def request(
 
 
 def submit(
-    emulator: Emulator,
+    emulator: Server,
     model: str = "lucy-2.1",
     fields: dict[str, str] | None = None,
     files: dict[str, bytes] | None = None,
@@ -107,7 +126,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def raw_exchange(emulator: Emulator, data: bytes, timeout: float = 5.0) -> bytes:
+def raw_exchange(emulator: Server, data: bytes, timeout: float = 5.0) -> bytes:
     """Send raw bytes, then read until the server closes; returns everything received."""
     url = urlsplit(emulator.base_url)
     with socket.create_connection((url.hostname, url.port), timeout=timeout) as sock:
@@ -120,7 +139,7 @@ def raw_exchange(emulator: Emulator, data: bytes, timeout: float = 5.0) -> bytes
             received += chunk
 
 
-def raw_get(emulator: Emulator, path: str, close: bool = True) -> bytes:
+def raw_get(emulator: Server, path: str, close: bool = True) -> bytes:
     connection = "Connection: close\r\n" if close else ""
     return (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: {emulator.api_key}\r\n"
