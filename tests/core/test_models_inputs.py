@@ -1,0 +1,355 @@
+"""The model registry, the input rules and the options -> form step, as tables."""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import pathlib
+import warnings
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from decart_proto import (
+    FileInfo,
+    FileInput,
+    InvalidInputError,
+    ModelNotFoundError,
+    models,
+    prepare_submit,
+)
+from decart_proto.models import RuleSet
+
+VIDEO = b"\x00\x00\x00\x18ftypmp42"
+
+# WIRE.md's model table: name -> (rule set, path).
+MODELS = {
+    "lucy-2.1": RuleSet.EDIT,
+    "lucy-2.1-vton": RuleSet.EDIT,
+    "lucy-2.5": RuleSet.EDIT,
+    "lucy-vton-2": RuleSet.EDIT,
+    "lucy-vton-3": RuleSet.EDIT,
+    "lucy-restyle-2": RuleSet.RESTYLE,
+    "lucy-clip": RuleSet.CLIP,
+    "lucy-latest": RuleSet.EDIT,
+    "lucy-vton-latest": RuleSet.EDIT,
+    "lucy-restyle-latest": RuleSet.RESTYLE,
+    "lucy-clip-latest": RuleSet.CLIP,
+}
+DEPRECATED = {
+    "lucy-2.1-vton-2": ("lucy-vton-2", RuleSet.EDIT),
+    "lucy-pro-v2v": ("lucy-clip", RuleSet.CLIP),
+    "lucy-restyle-v2v": ("lucy-restyle-2", RuleSet.RESTYLE),
+}
+
+
+@pytest.mark.parametrize(("name", "rules"), MODELS.items())
+def test_every_model_of_the_wire_doc(name: str, rules: RuleSet) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = models.video(name)
+    assert (model.name, model.url_path, model.rules) == (name, f"/v1/jobs/{name}", rules)
+
+
+def test_registry_lists_exactly_the_wire_doc() -> None:
+    assert set(models.VIDEO_MODELS) == set(MODELS) | set(DEPRECATED)
+    assert {old: new for old, (new, _) in DEPRECATED.items()} == models.DEPRECATED
+
+
+@pytest.mark.parametrize(("name", "target"), DEPRECATED.items())
+def test_deprecated_names_warn_once(name: str, target: tuple[str, RuleSet]) -> None:
+    with pytest.warns(DeprecationWarning) as record:
+        first = models.video(name)
+    assert len(record) == 1
+    assert str(record[0].message) == f'Model "{name}" is deprecated. Use "{target[0]}" instead.'
+    assert record[0].filename == __file__  # blamed on the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        second = models.video(name)
+    assert first == second
+    assert (first.url_path, first.rules) == (f"/v1/jobs/{name}", target[1])
+
+
+def test_each_deprecated_name_warns_on_its_own() -> None:
+    with pytest.warns(DeprecationWarning):
+        models.video("lucy-pro-v2v")
+    with pytest.warns(DeprecationWarning):
+        models.video("lucy-restyle-v2v")
+
+
+@pytest.mark.parametrize("name", ["lucy-3", "", "LUCY-2.1", "lucy-2.1 ", None, 7, ["lucy-2.1"]])
+def test_unknown_models(name: Any) -> None:
+    with pytest.raises(ModelNotFoundError) as info:
+        models.video(name)
+    assert "models.custom(name, path)" in info.value.message
+    assert info.value.message.startswith("Model ")
+
+
+def test_custom_models() -> None:
+    model = models.custom("lucy-9")
+    assert (model.name, model.url_path, model.rules) == ("lucy-9", "/v1/jobs/lucy-9", None)
+    assert models.custom("x", "/v2/queue/x").url_path == "/v2/queue/x"
+
+
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [("", None), ("a b", None), ("x", "v1/x"), ("x", "/v1/a b"), ("x", "/v1//x"), ("x", "/")],
+)
+def test_bad_custom_models(name: str, path: str | None) -> None:
+    with pytest.raises(InvalidInputError):
+        models.custom(name, path)
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+LONG = "p" * 1000
+TOO_LONG = "p" * 1001
+
+# (model, options without "model", None if accepted or the field the error must name)
+RULE_CASES: list[tuple[str, dict[str, Any], str | None]] = [
+    # edit
+    ("lucy-2.1", {"data": VIDEO, "prompt": "make it snow"}, None),
+    ("lucy-2.1", {"data": VIDEO, "prompt": ""}, None),
+    ("lucy-2.1", {"data": VIDEO, "prompt": LONG}, None),
+    (
+        "lucy-2.1",
+        {
+            "data": VIDEO,
+            "prompt": "x",
+            "reference_image": b"png",
+            "seed": 7,
+            "resolution": "720p",
+            "enhance_prompt": False,
+        },
+        None,
+    ),
+    ("lucy-2.1", {"data": VIDEO}, "prompt"),
+    ("lucy-2.1", {"prompt": "x"}, "data"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": TOO_LONG}, "prompt"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": 5}, "prompt"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": "x", "start": b"png"}, "start"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": "x", "colour": "red"}, "colour"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": "x", "seed": "7"}, "seed"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": "x", "seed": True}, "seed"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": "x", "seed": 1.5}, "seed"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": "x", "resolution": 720}, "resolution"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": "x", "enhance_prompt": "yes"}, "enhance_prompt"),
+    ("lucy-2.1", {"data": VIDEO, "prompt": "x", "enhance_prompt": 1}, "enhance_prompt"),
+    ("lucy-vton-3", {"data": VIDEO, "prompt": "", "reference_image": b"shirt"}, None),
+    # restyle
+    ("lucy-restyle-2", {"data": VIDEO, "prompt": "anime"}, None),
+    ("lucy-restyle-2", {"data": VIDEO, "prompt": "anime", "enhance_prompt": True}, None),
+    ("lucy-restyle-2", {"data": VIDEO, "reference_image": b"img"}, None),
+    ("lucy-restyle-2", {"data": VIDEO}, "prompt"),
+    ("lucy-restyle-2", {"data": VIDEO, "prompt": "a", "reference_image": b"i"}, "prompt"),
+    ("lucy-restyle-2", {"data": VIDEO, "prompt": ""}, "prompt"),
+    ("lucy-restyle-2", {"data": VIDEO, "prompt": TOO_LONG}, "prompt"),
+    (
+        "lucy-restyle-latest",
+        {"data": VIDEO, "reference_image": b"i", "enhance_prompt": True},
+        "enhance_prompt",
+    ),
+    ("lucy-restyle-2", {"reference_image": b"i"}, "data"),
+    # clip
+    ("lucy-clip", {"data": VIDEO, "prompt": "a"}, None),
+    ("lucy-clip", {"data": VIDEO, "prompt": LONG, "start": b"s", "end": b"e"}, None),
+    ("lucy-clip", {"data": VIDEO}, "prompt"),
+    ("lucy-clip", {"data": VIDEO, "prompt": ""}, "prompt"),
+    ("lucy-clip-latest", {"data": VIDEO, "prompt": TOO_LONG}, "prompt"),
+    ("lucy-clip", {"data": VIDEO, "prompt": "a", "reference_image": b"i"}, "reference_image"),
+    ("lucy-clip", {"data": VIDEO, "prompt": None}, "prompt"),  # None counts as absent
+]
+
+
+@pytest.mark.parametrize(("name", "options", "field"), RULE_CASES)
+def test_rules(name: str, options: dict[str, Any], field: str | None) -> None:
+    full = {"model": models.video(name), **options}
+    if field is None:
+        form = prepare_submit(full)
+        sent = {k for k, _ in form.fields} | {f.field for f in form.files}
+        assert sent == {k for k, v in options.items() if v is not None}
+        return
+    with pytest.raises(InvalidInputError) as info:
+        prepare_submit(full)
+    assert info.value.data == {"field": field}
+    assert info.value.message.startswith(f"Invalid inputs for {name}: {field}: ")
+
+
+def test_rules_of_deprecated_names_are_their_targets() -> None:
+    with pytest.warns(DeprecationWarning):
+        model = models.video("lucy-pro-v2v")
+    with pytest.raises(InvalidInputError) as info:
+        prepare_submit({"model": model, "data": VIDEO, "prompt": ""})
+    assert info.value.data == {"field": "prompt"}
+
+
+def test_custom_models_send_every_option_as_given() -> None:
+    stream = io.BytesIO(b"abc")
+    form = prepare_submit(
+        {
+            "model": models.custom("lucy-9"),
+            "data": VIDEO,
+            "mask": stream,
+            "frames": 12,
+            "loop": True,
+            "mode": "fast",
+            "style": pathlib.PurePosixPath("/tmp/style.png"),
+            "skipped": None,
+            "on_status_change": print,
+        }
+    )
+    assert form.fields == (("frames", "12"), ("loop", "true"), ("mode", "fast"))
+    assert [(f.field, f.filename, f.content_type) for f in form.files] == [
+        ("data", "data", "application/octet-stream"),
+        ("mask", "mask", "application/octet-stream"),
+        ("style", "style.png", "image/png"),
+    ]
+    assert form.files[1].source is stream
+
+
+def test_booleans_and_integers_as_text() -> None:
+    form = prepare_submit(
+        {
+            "model": models.video("lucy-2.1"),
+            "data": VIDEO,
+            "prompt": "p",
+            "enhance_prompt": True,
+            "seed": -12,
+            "resolution": None,
+        }
+    )
+    assert dict(form.fields) == {"prompt": "p", "enhance_prompt": "true", "seed": "-12"}
+    form = prepare_submit(
+        {"model": models.video("lucy-2.1"), "data": VIDEO, "prompt": "p", "enhance_prompt": False}
+    )
+    assert dict(form.fields)["enhance_prompt"] == "false"
+
+
+# -- file inputs -------------------------------------------------------------------------------
+
+
+class Named(io.BytesIO):
+    def __init__(self, data: bytes, name: Any, mode: Any = "rb") -> None:
+        super().__init__(data)
+        self.name = name
+        self.mode = mode
+
+
+@pytest.mark.parametrize(
+    ("source", "filename", "content_type"),
+    [
+        (b"v", "data", "application/octet-stream"),
+        (bytearray(b"v"), "data", "application/octet-stream"),
+        (memoryview(b"v"), "data", "application/octet-stream"),
+        ("clips/in.MP4", "in.MP4", "video/mp4"),
+        ("C:\\videos\\in.mov", "in.mov", "video/quicktime"),
+        ("dir/", "data", "application/octet-stream"),
+        (pathlib.PurePosixPath("a/b.webm"), "b.webm", "video/webm"),
+        (Named(b"v", "/x/y.mkv"), "y.mkv", "video/x-matroska"),
+        (Named(b"v", 3), "data", "application/octet-stream"),
+        (Named(b"v", "", mode=0), "data", "application/octet-stream"),
+        (io.BytesIO(b"v"), "data", "application/octet-stream"),
+        ("a.unknown", "a.unknown", "application/octet-stream"),
+    ],
+)
+def test_file_descriptions(source: Any, filename: str, content_type: str) -> None:
+    form = prepare_submit({"model": models.video("lucy-2.1"), "data": source, "prompt": ""})
+    (file,) = form.files
+    assert (file.field, file.filename, file.content_type) == ("data", filename, content_type)
+    assert file.source is source
+
+
+def test_file_views() -> None:
+    raw = b"video"
+    assert FileInput("data", raw, "d", "x/y").in_memory is raw
+    assert FileInput("data", bytearray(raw), "d", "x/y").in_memory == raw
+    assert FileInput("data", "p.mp4", "d", "x/y").path == "p.mp4"
+    assert FileInput("data", pathlib.PurePosixPath("p.mp4"), "d", "x/y").path == "p.mp4"
+    assert FileInput("data", io.BytesIO(raw), "d", "x/y").path is None
+    assert FileInput("data", io.BytesIO(raw), "d", "x/y").in_memory is None
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        (12, "expected bytes, a path or a binary file object, got int"),
+        ("", "a path must be a non-empty str"),
+        (Named(b"", "x.mp4", mode="r"), "binary mode"),
+        (io.StringIO("text"), "binary mode"),
+    ],
+)
+def test_bad_file_inputs(source: Any, fragment: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        prepare_submit({"model": models.video("lucy-2.1"), "data": source, "prompt": ""})
+    assert info.value.message.startswith("data: ")
+    assert fragment in info.value.message
+
+
+def test_bytes_path_is_refused() -> None:
+    class BytesPath(os.PathLike):  # type: ignore[type-arg]
+        def __fspath__(self) -> bytes:
+            return b"/x.mp4"
+
+    with pytest.raises(InvalidInputError):
+        prepare_submit({"model": models.video("lucy-2.1"), "data": BytesPath(), "prompt": ""})
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ([("model", 1)], "options must be a dict"),
+        ({"data": VIDEO}, "model is required"),
+        ({"model": "lucy-2.1", "data": VIDEO}, "model must come from models.video()"),
+        ({"model": models.custom("m"), "": 1}, "option names must be non-empty strings"),
+        ({"model": models.custom("m"), 3: 1}, "option names must be non-empty strings"),
+        ({"model": models.custom("m"), "p": "\ud800"}, "p: text must be valid Unicode"),
+    ],
+)
+def test_bad_options(options: Any, fragment: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        prepare_submit(options)
+    assert fragment in info.value.message
+
+
+@pytest.mark.parametrize(("size", "offset"), [(-1, 0), (1, -1)])
+def test_file_info_is_validated(size: int, offset: int) -> None:
+    with pytest.raises(InvalidInputError):
+        FileInfo(size, offset)
+    assert FileInfo(None).size is None
+
+
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=20),
+    st.binary(max_size=20),
+)
+
+
+@given(
+    name=st.sampled_from(sorted(MODELS) + ["custom"]),
+    options=st.dictionaries(
+        st.sampled_from(
+            ["data", "prompt", "reference_image", "seed", "resolution", "enhance_prompt", "start"]
+        ),
+        VALUES,
+    ),
+)
+def test_options_are_never_mutated(name: str, options: dict[str, Any]) -> None:
+    model = models.custom("m") if name == "custom" else models.video(name)
+    full = {"model": model, **options}
+    before = copy.deepcopy(options)
+    try:
+        form = prepare_submit(full)
+    except InvalidInputError as exc:
+        # Every refusal names a field the caller gave or a required one.
+        assert exc.message
+    else:
+        names = [k for k, _ in form.fields] + [f.field for f in form.files]
+        assert sorted(names) == sorted(k for k, v in options.items() if v is not None)
+    assert full.pop("model") is model
+    assert full == before
