@@ -331,7 +331,7 @@ VALUES = st.one_of(
 
 
 @given(
-    name=st.sampled_from(sorted(MODELS) + ["custom"]),
+    name=st.sampled_from([*sorted(MODELS), "custom"]),
     options=st.dictionaries(
         st.sampled_from(
             ["data", "prompt", "reference_image", "seed", "resolution", "enhance_prompt", "start"]
