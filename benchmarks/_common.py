@@ -10,6 +10,7 @@ until it is terminated through its handle.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -96,7 +97,7 @@ class TlsFiles:
 
 def make_tls_files(directory: str) -> TlsFiles:
     """A throwaway CA and a certificate for 127.0.0.1 and localhost (trustme)."""
-    import trustme
+    import trustme  # noqa: PLC0415 - a dev dependency, only the media benchmarks need it
 
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -125,11 +126,19 @@ def sparse_file(directory: str, size: int, name: str = "input.mp4") -> str:
     return path
 
 
+def warm_page_cache(path: str) -> None:
+    """Read the file once, so that no client pays for first populating the page cache."""
+    buf = bytearray(CHUNK)
+    with open(path, "rb", buffering=0) as f:
+        while f.readinto(buf):
+            pass
+
+
 @dataclass(frozen=True)
 class ChildResult:
     ok: bool
     report: dict[str, Any]
-    peak_mib: float  # the child's ru_maxrss, its own (wait4), not the sum over children
+    peak_mib: float  # the child's own VmHWM at exit
     error: str
 
 
@@ -141,32 +150,42 @@ def run_child(
         proc = subprocess.Popen(list(argv), stdout=out, stderr=err, env=env)
         deadline = time.monotonic() + timeout
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() > deadline:
                 proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
+                pid, status = os.waitpid(proc.pid, 0)
                 break
             time.sleep(0.02)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
         err.seek(0)
         lines = out.read().strip().splitlines()
-        peak = usage.ru_maxrss / 1024  # KiB on Linux
         if proc.returncode != 0 or not lines:
             tail = err.read().strip().splitlines()[-3:]
-            return ChildResult(False, {}, peak, " | ".join(tail) or f"exit {proc.returncode}")
-        return ChildResult(True, json.loads(lines[-1]), peak, "")
+            return ChildResult(False, {}, 0.0, " | ".join(tail) or f"exit {proc.returncode}")
+        report = json.loads(lines[-1])
+        return ChildResult(True, report, report["peak_mib"], "")
+
+
+def _proc_status_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def vm_rss_mib() -> float:
     """This process's current resident set, for the baseline after imports."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return _proc_status_mib("VmRSS")
+
+
+def vm_hwm_mib() -> float:
+    """This process's peak resident set. Unlike a child's ``ru_maxrss`` it starts afresh at
+    ``exec``, so it does not include the parent's size at fork time."""
+    return _proc_status_mib("VmHWM")
 
 
 def median(values: Sequence[float]) -> float:
@@ -176,15 +195,220 @@ def median(values: Sequence[float]) -> float:
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print(
             "  ".join(
                 str(c).rjust(w) if i else str(c).ljust(w)
-                for i, (c, w) in enumerate(zip(row, widths))
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
             )
         )
+
+
+# -- the media benchmarks (upload, download) -------------------------------------------------
+
+
+class Stopwatch:
+    """Kept by a child: the resident set once the client is set up, and the transfer's time."""
+
+    def __init__(self) -> None:
+        self.baseline_mib = float("nan")
+        self.started = float("nan")
+
+    def start(self) -> None:
+        self.baseline_mib = vm_rss_mib()
+        self.started = time.perf_counter()
+
+    def report(self, moved: int) -> dict[str, float]:
+        return {
+            "seconds": time.perf_counter() - self.started,
+            "bytes": moved,
+            "baseline_mib": self.baseline_mib,
+            "peak_mib": vm_hwm_mib(),
+        }
+
+
+@dataclass(frozen=True)
+class ChildArgs:
+    url: str
+    file: str
+    size: int
+    ca: str | None  # the CA to trust, for https
+
+
+# A child client: moves the file (up or down) and returns the number of bytes moved, calling
+# ``watch.start()`` once its client is ready.
+ChildClient = Callable[[ChildArgs, Stopwatch], int]
+
+
+def child_main(clients: dict[str, ChildClient], argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", required=True, choices=list(clients))
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--file", required=True)
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--ca")
+    options = parser.parse_args(argv)
+    watch = Stopwatch()
+    args = ChildArgs(options.url, options.file, options.size, options.ca)
+    moved = clients[options.child](args, watch)
+    if moved != options.size:
+        raise SystemExit(f"{options.child} moved {moved} bytes, expected {options.size}")
+    print(json.dumps(watch.report(moved)), flush=True)
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"(\d+)\s*([KMG]i?B?)?", text.strip(), re.IGNORECASE)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"size {text!r}: use e.g. 1GiB, 256MiB or bytes")
+    unit = (match.group(2) or "").upper()[:1]
+    return int(match.group(1)) * {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB}[unit]
+
+
+GOAL_PEAK_MIB = 64
+GOAL_RATIO = 0.5
+OURS = ("blocking", "asyncio", "trio")
+
+
+def media_main(script: str, direction: str, clients: dict[str, ChildClient]) -> None:
+    """The parent of an upload or download benchmark: one sparse file, a plain and a TLS server
+    (each its own process), every client in its own child process per sample, interleaved
+    rounds, medians."""
+    if "--child" in sys.argv:
+        child_main(clients, sys.argv[1:])
+        return
+    parser = argparse.ArgumentParser(description=f"{direction} throughput and peak memory")
+    parser.add_argument("--size", type=parse_size, default=1024 * MiB, help="default 1GiB")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", default=",".join(clients))
+    parser.add_argument("--modes", default="plain,tls")
+    parser.add_argument(
+        "--official-tls",
+        choices=["cert-file", "skip"],
+        default="cert-file",
+        help="the official client trusts the test CA through SSL_CERT_FILE",
+    )
+    options = parser.parse_args()
+    names = [n for n in options.clients.split(",") if n]
+    names = [n for n in names if _importable(n)]
+    modes = [m for m in options.modes.split(",") if m]
+
+    with tempfile.TemporaryDirectory(prefix="decart-bench-") as tmp:
+        path = sparse_file(tmp, options.size)
+        warm_page_cache(path)
+        tls = make_tls_files(tmp)
+        servers = {}
+        try:
+            for mode in modes:
+                extra = ["--cert", tls.chain_pem, "--key", tls.key_pem] if mode == "tls" else []
+                servers[mode] = ServerProcess("media", "--file", path, *extra)
+            speed: dict[tuple[str, str], list[float]] = {}
+            peak: dict[tuple[str, str], list[float]] = {}
+            base: dict[tuple[str, str], list[float]] = {}
+            errors: dict[tuple[str, str], str] = {}
+            for round_no in range(options.rounds):
+                shift = round_no % len(names)
+                for mode in modes:
+                    for name in names[shift:] + names[:shift]:
+                        key = (name, mode)
+                        if key in errors:
+                            continue
+                        if name == "official" and mode == "tls" and options.official_tls == "skip":
+                            errors[key] = "skipped (--official-tls skip)"
+                            continue
+                        scheme = "https" if mode == "tls" else "http"
+                        argv = [
+                            sys.executable,
+                            script,
+                            "--child",
+                            name,
+                            "--url",
+                            f"{scheme}://127.0.0.1:{servers[mode].port}",
+                            "--file",
+                            path,
+                            "--size",
+                            str(options.size),
+                        ]
+                        env = dict(os.environ)
+                        if mode == "tls":
+                            argv += ["--ca", tls.ca_pem]
+                            env["SSL_CERT_FILE"] = tls.ca_pem  # for the official client
+                        result = run_child(argv, env)
+                        if not result.ok:
+                            errors[key] = result.error
+                            print(f"  {name}/{mode} failed: {result.error}", flush=True)
+                            continue
+                        mib_s = result.report["bytes"] / MiB / result.report["seconds"]
+                        speed.setdefault(key, []).append(mib_s)
+                        peak.setdefault(key, []).append(result.peak_mib)
+                        base.setdefault(key, []).append(result.report["baseline_mib"])
+                        print(
+                            f"round {round_no + 1}/{options.rounds} {mode:5} {name:9} "
+                            f"{mib_s:8.0f} MiB/s  peak {result.peak_mib:7.1f} MiB",
+                            flush=True,
+                        )
+        finally:
+            for server in servers.values():
+                server.stop()
+
+    for mode in modes:
+        raw = median(speed.get(("raw", mode), []))
+        rows = []
+        for name in names:
+            key = (name, mode)
+            if key not in speed:
+                rows.append([name, errors.get(key, "no sample"), "", "", "", ""])
+                continue
+            mid = median(speed[key])
+            top = median(peak[key])
+            ratio = mid / raw
+            verdict = ""
+            if name in OURS:
+                ok = top < GOAL_PEAK_MIB and ratio >= GOAL_RATIO
+                verdict = "met" if ok else "NOT met"
+            elif name == "official":
+                verdict = f"peak = {top / (options.size / MiB):.2f}x the file"
+            rows.append(
+                [
+                    name,
+                    f"{mid:,.0f}",
+                    f"{ratio:.2f}x",
+                    f"{top:,.1f}",
+                    f"{median(base[key]):,.1f}",
+                    verdict,
+                ]
+            )
+        print_table(
+            f"{direction} of {options.size / MiB:,.0f} MiB, {mode}: median of "
+            f"{options.rounds} rounds (Python {sys.version.split()[0]})",
+            [
+                "client",
+                "MiB/s",
+                "vs raw",
+                "peak RSS MiB",
+                "RSS before MiB",
+                f"goal (< {GOAL_PEAK_MIB} MiB, >= {GOAL_RATIO}x raw)",
+            ],
+            rows,
+        )
+
+
+def _importable(name: str) -> bool:
+    module = {
+        "blocking": "transports.blocking",
+        "asyncio": "transports.asyncio",
+        "trio": "transports.trio",
+        "official": "decart",
+    }.get(name)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+    except ImportError as exc:
+        print(f"skipping {name}: {module} is not importable ({exc})")
+        return False
+    return True
 
 
 # -- the server's side ---------------------------------------------------------------------
@@ -368,10 +592,8 @@ def main() -> None:
     parser.add_argument("--cert", help="media: certificate chain PEM, for TLS")
     parser.add_argument("--key", help="media: private key PEM, for TLS")
     options = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         _serve(options.kind, options)
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

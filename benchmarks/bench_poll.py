@@ -13,6 +13,7 @@ medians reported, because the machine is shared and noisy.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import json
 import os
@@ -23,10 +24,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import h11
+import trio
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (  # noqa: E402
+from _common import (
     API_KEY,
     JOB_ID,
     POLL_RESPONSE,
@@ -79,7 +82,7 @@ async def _timed_async(step: Callable[[], Any], seconds: float) -> tuple[int, fl
 
 
 def run_blocking(port: int, seconds: float) -> tuple[int, float]:
-    from transports.blocking import DecartClient
+    from transports.blocking import DecartClient  # noqa: PLC0415 - may not exist yet
 
     with DecartClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
         status = client.queue.status
@@ -91,9 +94,7 @@ def run_blocking(port: int, seconds: float) -> tuple[int, float]:
 
 
 def run_asyncio(port: int, seconds: float) -> tuple[int, float]:
-    import asyncio
-
-    from transports.asyncio import DecartClient
+    from transports.asyncio import DecartClient  # noqa: PLC0415 - may not exist yet
 
     async def main() -> tuple[int, float]:
         async with DecartClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
@@ -108,9 +109,7 @@ def run_asyncio(port: int, seconds: float) -> tuple[int, float]:
 
 
 def run_trio(port: int, seconds: float) -> tuple[int, float]:
-    import trio
-
-    from transports.trio import DecartClient
+    from transports.trio import DecartClient  # noqa: PLC0415 - may not exist yet
 
     async def main() -> tuple[int, float]:
         async with DecartClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
@@ -125,10 +124,6 @@ def run_trio(port: int, seconds: float) -> tuple[int, float]:
 
 
 def run_aiohttp(port: int, seconds: float) -> tuple[int, float]:
-    import asyncio
-
-    import aiohttp
-
     url = f"http://127.0.0.1:{port}/v1/jobs/{JOB_ID}"
 
     async def main() -> tuple[int, float]:
