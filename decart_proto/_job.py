@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._errors import DeadlineExceededError, DecartSDKError, LocalProtocolError
-from ._job_state import TERMINAL, TRANSITIONS, JobEvent, JobState
+from ._job_state import TERMINAL, JobEvent, JobState, next_state
 from ._policy import PollPolicy, RetryPolicy
 from ._responses import JobStatus, JobStatusResponse
 
@@ -215,12 +215,7 @@ class JobMachine:
             self.wake_at = wake
 
     def _fire(self, event: JobEvent) -> None:
-        try:
-            self.state = TRANSITIONS[self.state][event]
-        except KeyError:
-            raise LocalProtocolError(
-                f"job event {event.value!r} cannot happen in state {self.state.value!r}"
-            ) from None
+        self.state = next_state(self.state, event)
 
     def _expect(self, *states: JobState) -> None:
         if self.state not in states:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["TERMINAL", "TRANSITIONS", "JobEvent", "JobState"]
+from ._errors import LocalProtocolError
+
+__all__ = ["TERMINAL", "TRANSITIONS", "JobEvent", "JobState", "next_state"]
 
 
 class JobState(enum.Enum):
@@ -64,3 +66,14 @@ TRANSITIONS: dict[JobState, dict[JobEvent, JobState]] = {
 }
 
 TERMINAL = frozenset({S.REPORTED, S.COMPLETED, S.FAILED, S.ERROR, S.DEADLINE_EXCEEDED})
+
+
+def next_state(state: JobState, event: JobEvent) -> JobState:
+    """Where *event* leads from *state*; an event the table does not allow there is a bug in
+    whoever reported it."""
+    try:
+        return TRANSITIONS[state][event]
+    except KeyError:
+        raise LocalProtocolError(
+            f"job event {event.value!r} cannot happen in state {state.value!r}"
+        ) from None
