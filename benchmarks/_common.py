@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import json
 import os
+import pstats
 import re
 import socket
 import ssl
@@ -206,6 +208,28 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]
         )
 
 
+def print_profile(profiler: cProfile.Profile, top: int, per: int, unit: str) -> None:
+    """The functions and files where the time goes, as shares of all profiled time."""
+    stats: Any = pstats.Stats(profiler)
+    table = stats.stats  # {(file, line, function): (calls, primitive calls, own, cumulative, _)}
+    total = sum(row[2] for row in table.values()) or 1.0
+    rows = sorted(table.items(), key=lambda kv: kv[1][2], reverse=True)
+    print(f"\ntop {top} functions by own time (% of all profiled time; cum = with callees)")
+    for (path, line, func), (_, calls, own, cumulative, _) in rows[:top]:
+        short = "/".join(path.split("/")[-2:])
+        print(
+            f"{100 * own / total:5.1f}%  cum {100 * cumulative / total:5.1f}%  "
+            f"{calls / per:7.1f}/{unit}  {short}:{line}:{func}"
+        )
+    by_file: dict[str, float] = {}
+    for (path, _, _), (_, _, own, _, _) in table.items():
+        key = path if path.startswith("~") else "/".join(path.split("/")[-2:])
+        by_file[key] = by_file.get(key, 0.0) + own
+    print("\nown time by file ('~' = C functions: syscalls, builtins)")
+    for path, own in sorted(by_file.items(), key=lambda kv: kv[1], reverse=True)[:top]:
+        print(f"{100 * own / total:5.1f}%  {path}")
+
+
 # -- the media benchmarks (upload, download) -------------------------------------------------
 
 
@@ -289,7 +313,16 @@ def media_main(script: str, direction: str, clients: dict[str, ChildClient]) -> 
         default="cert-file",
         help="the official client trusts the test CA through SSL_CERT_FILE",
     )
+    parser.add_argument(
+        "--profile",
+        choices=list(clients),
+        help="run this client once in-process under cProfile (first mode only)",
+    )
+    parser.add_argument("--top", type=int, default=25)
     options = parser.parse_args()
+    if options.profile:
+        _profile_media(options, clients[options.profile], options.modes.split(",")[0])
+        return
     names = [n for n in options.clients.split(",") if n]
     names = [n for n in names if _importable(n)]
     modes = [m for m in options.modes.split(",") if m]
@@ -392,6 +425,34 @@ def media_main(script: str, direction: str, clients: dict[str, ChildClient]) -> 
             ],
             rows,
         )
+
+
+def _profile_media(options: argparse.Namespace, client: ChildClient, mode: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="decart-bench-") as tmp:
+        path = sparse_file(tmp, options.size)
+        warm_page_cache(path)
+        tls = make_tls_files(tmp)
+        extra = ["--cert", tls.chain_pem, "--key", tls.key_pem] if mode == "tls" else []
+        with ServerProcess("media", "--file", path, *extra) as server:
+            scheme = "https" if mode == "tls" else "http"
+            args = ChildArgs(
+                f"{scheme}://127.0.0.1:{server.port}",
+                path,
+                options.size,
+                tls.ca_pem if mode == "tls" else None,
+            )
+            os.environ["SSL_CERT_FILE"] = tls.ca_pem
+            watch = Stopwatch()
+            profiler = cProfile.Profile()
+            profiler.enable()
+            moved = client(args, watch)
+            profiler.disable()
+            report = watch.report(moved)
+    print(
+        f"{options.profile} ({mode}): {moved / MiB / report['seconds']:,.0f} MiB/s under "
+        "cProfile (slower than unprofiled)"
+    )
+    print_profile(profiler, options.top, per=max(1, moved // MiB), unit="MiB")
 
 
 def _importable(name: str) -> bool:

@@ -17,7 +17,6 @@ import asyncio
 import cProfile
 import json
 import os
-import pstats
 import socket
 import sys
 import time
@@ -35,6 +34,7 @@ from _common import (
     POLL_RESPONSE,
     ServerProcess,
     median,
+    print_profile,
     print_table,
 )
 
@@ -229,23 +229,7 @@ def profile(name: str, port: int, seconds: float, top: int) -> None:
     count, took = RUNNERS[name](port, seconds)
     profiler.disable()
     print(f"{name}: {count / took:,.0f} req/s under cProfile (slower than unprofiled)")
-    stats = pstats.Stats(profiler)
-    total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
-    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)  # type: ignore[attr-defined]
-    print(f"\ntop {top} functions by own time (% of all profiled time)")
-    for (path, line, func), (_, calls, own, cumulative, _) in rows[:top]:
-        short = "/".join(path.split("/")[-2:])
-        print(
-            f"{100 * own / total:5.1f}%  cum {100 * cumulative / total:5.1f}%  "
-            f"{calls / count:5.1f}/req  {short}:{line}:{func}"
-        )
-    by_file: dict[str, float] = {}
-    for (path, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
-        key = path if path.startswith("~") else "/".join(path.split("/")[-2:])
-        by_file[key] = by_file.get(key, 0.0) + own
-    print("\nown time by file")
-    for path, own in sorted(by_file.items(), key=lambda kv: kv[1], reverse=True)[:top]:
-        print(f"{100 * own / total:5.1f}%  {path}")
+    print_profile(profiler, top, per=count, unit="req")
 
 
 def main() -> None:
