@@ -1,0 +1,115 @@
+"""Exit codes and one-line messages: every expected failure of the ``decart-proto`` command
+becomes a kind, a distinct exit code and one line of text without the API key.
+
+Scripts branch on the code, people read the line; a traceback is only for bugs.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+
+from decart_proto import (
+    DeadlineExceededError,
+    DecartSDKError,
+    InvalidAPIKeyError,
+    InvalidBaseURLError,
+    InvalidInputError,
+    LocalProtocolError,
+    ModelNotFoundError,
+    NetworkError,
+    QueueResultError,
+    QueueStatusError,
+    QueueSubmitError,
+    RemoteProtocolError,
+)
+
+__all__ = ["CliError", "ExitCode", "classify", "one_line"]
+
+MAX_MESSAGE = 400
+
+
+class ExitCode(enum.IntEnum):
+    """The documented exit codes (docs/cli.md); 2 is also argparse's usage error."""
+
+    OK = 0
+    INTERNAL = 1
+    BAD_INPUT = 2
+    AUTH = 3
+    SERVER = 4
+    NETWORK = 5
+    JOB_FAILED = 6
+    DEADLINE = 7
+    INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
+
+    @property
+    def kind(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
+class CliError(Exception):
+    """A failure the command explains itself: a code, a message and an optional hint."""
+
+    def __init__(self, code: ExitCode, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+
+def one_line(text: str, secret: str = "") -> str:
+    """Whitespace collapsed (server bodies may be HTML), bounded, the key removed."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 1] + "…"
+    return text
+
+
+def _http_kind(status: int) -> ExitCode:
+    if status in (401, 403):
+        return ExitCode.AUTH
+    if 400 <= status < 500 and status not in (408, 429):
+        return ExitCode.BAD_INPUT  # the server refused what we asked for: 404, 409, 413, 422
+    return ExitCode.SERVER
+
+
+def classify(exc: BaseException) -> CliError:
+    """The CLI's view of an exception the client or the file system raised on purpose."""
+    if isinstance(exc, CliError):
+        return exc
+    if isinstance(exc, InvalidAPIKeyError):
+        return CliError(
+            ExitCode.AUTH,
+            "missing API key",
+            "pass --api-key or set DECART_API_KEY (`decart-proto demo` needs none)",
+        )
+    if isinstance(exc, DeadlineExceededError):
+        job_id = exc.data.get("job_id")
+        hint = f"resume with: decart-proto wait {job_id}" if job_id else ""
+        return CliError(ExitCode.DEADLINE, exc.message, hint)
+    if isinstance(exc, (QueueSubmitError, QueueStatusError, QueueResultError)):
+        status = exc.data.get("status")
+        if isinstance(status, int) and status >= 300:
+            code = _http_kind(status)
+            hint = "check the API key" if code is ExitCode.AUTH else ""
+            return CliError(code, exc.message, hint)
+        if isinstance(exc.cause, RemoteProtocolError) or isinstance(status, int):
+            return CliError(ExitCode.SERVER, exc.message)
+        return CliError(ExitCode.NETWORK, exc.message, "check --base-url and your connection")
+    if isinstance(exc, RemoteProtocolError):
+        return CliError(ExitCode.SERVER, exc.message)
+    if isinstance(exc, NetworkError):
+        return CliError(ExitCode.NETWORK, exc.message)
+    if isinstance(exc, ModelNotFoundError):
+        return CliError(ExitCode.BAD_INPUT, f"unknown model {exc.model!r}", "see --help for models")
+    if isinstance(exc, (InvalidInputError, InvalidBaseURLError, LocalProtocolError)):
+        return CliError(ExitCode.BAD_INPUT, exc.message)
+    if isinstance(exc, DecartSDKError):
+        return CliError(ExitCode.SERVER, exc.message)
+    if isinstance(exc, OSError):
+        where = f"{os.fsdecode(exc.filename)}: " if exc.filename else ""
+        return CliError(ExitCode.BAD_INPUT, f"{where}{exc.strerror or exc}")
+    raise exc

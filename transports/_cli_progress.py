@@ -1,0 +1,299 @@
+"""What the user sees while a job runs: byte progress for the upload and the download, the
+job's status with the time since it was submitted.
+
+On a terminal this is a live ``rich`` display on stderr; otherwise (a pipe, a log file, CI) one
+plain line per event, so that logs stay readable. The byte counts come from two small proxies
+around the input file and the output, so the client needs no progress hook: see
+docs/cli.md for the trade-off (the upload is sent in chunks rather than by ``sendfile``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, Any, TextIO
+
+from ._common import AtomicFileOutput
+
+__all__ = [
+    "Bytes",
+    "CountingReader",
+    "CountingSink",
+    "Reporter",
+    "Stopped",
+    "human_bytes",
+    "make_reporter",
+]
+
+
+class Stopped(Exception):
+    """Raised from inside a client call (by a proxy or a callback) to end it at once; the client
+    then closes its connections and discards a partial output."""
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError
+
+
+class Bytes:
+    """One byte transfer's progress, reported to a Reporter."""
+
+    def __init__(self, reporter: Reporter, label: str, total: int | None) -> None:
+        self.reporter = reporter
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+        self.finished = False
+
+    def set(self, done: int) -> None:
+        self.done = done
+        self.reporter._bytes(self)
+
+    def finish(self) -> None:
+        if not self.finished:
+            self.finished = True
+            self.reporter._bytes(self)
+
+    def summary(self) -> str:
+        took = max(time.monotonic() - self.started, 1e-6)
+        return f"{human_bytes(self.done)} in {took:.1f} s ({human_bytes(self.done / took)}/s)"
+
+
+class Reporter:
+    """Plain reporting: a line per event on *stream*; silent when *quiet*."""
+
+    def __init__(self, stream: TextIO, quiet: bool, secret: str) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.secret = secret
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        """An informational line (not a result): stderr, and not with --quiet."""
+        if self.quiet:
+            return
+        if self.secret:
+            text = text.replace(self.secret, "[redacted]")
+        with self._lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def transfer(self, label: str, total: int | None) -> Bytes:
+        bar = Bytes(self, label, total)
+        self._started(bar)
+        return bar
+
+    def status(self, label: str, job_id: str, status: str, elapsed: float) -> None:
+        self.line(f"{label}: job {job_id} {status} ({elapsed:.1f} s)")
+
+    def close(self) -> None:
+        """Leave the terminal as it was."""
+
+    # -- byte events: plain lines at the start and the end only ------------------------------
+
+    def _started(self, bar: Bytes) -> None:
+        size = "" if bar.total is None else f" {human_bytes(bar.total)}"
+        self.line(f"{bar.label}:{size} started")
+
+    def _bytes(self, bar: Bytes) -> None:
+        if bar.finished:
+            self.line(f"{bar.label}: {bar.summary()}")
+
+
+class RichReporter(Reporter):
+    """A live display on a terminal: bars with rate and ETA, and each job's status."""
+
+    def __init__(self, stream: TextIO, secret: str) -> None:
+        super().__init__(stream, False, secret)
+        from rich.console import Console  # noqa: PLC0415 - rich is the optional cli extra
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.console = Console(file=stream, highlight=False)
+        self.progress = Progress(
+            SpinnerColumn(finished_text="[green]✓"),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=24),
+            TaskProgressColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.progress.start()
+        self._tasks: dict[int, Any] = {}
+        self._status_tasks: dict[str, Any] = {}
+
+    def line(self, text: str) -> None:
+        if self.secret:
+            text = text.replace(self.secret, "[redacted]")
+        self.progress.console.print(text, markup=False, highlight=False)
+
+    def _started(self, bar: Bytes) -> None:
+        self._tasks[id(bar)] = self.progress.add_task(bar.label, total=bar.total)
+
+    def _bytes(self, bar: Bytes) -> None:
+        task = self._tasks.get(id(bar))
+        if task is None:
+            return
+        if bar.finished:
+            self.progress.update(task, completed=bar.done, total=bar.done)
+            self.progress.stop_task(task)
+        else:
+            self.progress.update(task, completed=bar.done)
+
+    def status(self, label: str, job_id: str, status: str, elapsed: float) -> None:
+        text = f"{label}: job {job_id} [bold]{status}[/bold]"
+        task = self._status_tasks.get(job_id)
+        if task is None:
+            task = self.progress.add_task(text, total=None)
+            self._status_tasks[job_id] = task
+        else:
+            self.progress.update(task, description=text)
+        if status in ("completed", "failed"):
+            self.progress.update(task, total=1, completed=1)
+            self.progress.stop_task(task)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def make_reporter(stream: TextIO, quiet: bool, secret: str) -> Reporter:
+    """Rich on a terminal (when installed), plain lines elsewhere; ``DECART_PROTO_PROGRESS``
+    (``plain`` or ``rich``) overrides the choice."""
+    choice = os.environ.get("DECART_PROTO_PROGRESS", "")
+    if quiet or choice == "plain":
+        return Reporter(stream, quiet, secret)
+    if choice == "rich" or stream.isatty():
+        try:
+            return RichReporter(stream, secret)
+        except ImportError:
+            pass
+    return Reporter(stream, quiet, secret)
+
+
+# -- the proxies ---------------------------------------------------------------------------
+
+
+class CountingReader:
+    """A binary input file that reports how far the client has read it. It has no ``fileno``,
+    so the blocking client reads it in chunks, each of which is counted; *check* runs before
+    each read and may raise :class:`Stopped` to abandon the upload."""
+
+    mode = "rb"
+
+    def __init__(self, path: str, bar: Callable[[], Bytes], check: Callable[[], None]) -> None:
+        self.name = path
+        self._file: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._bar_factory = bar
+        self._bar: Bytes | None = None
+        self._check = check
+
+    def _progress(self) -> Bytes:
+        if self._bar is None:
+            self._bar = self._bar_factory()
+        return self._bar
+
+    def read(self, size: int = -1) -> bytes:
+        self._check()
+        data = self._file.read(size)
+        bar = self._progress()
+        bar.set(self._file.tell())
+        return data
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.finish()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CountingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class CountingSink:
+    """The result's destination: the transport's own atomic file output (a temporary file
+    renamed into place by :meth:`commit`), seen by the client as a seekable binary stream so
+    that each write can be counted and a restarted download rewinds it."""
+
+    def __init__(
+        self, path: str, bar: Callable[[], Bytes], check: Callable[[], None] = lambda: None
+    ) -> None:
+        self.path = path
+        self._atomic = AtomicFileOutput(path)
+        self._bar_factory = bar
+        self._bar: Bytes | None = None
+        self._check = check
+        self.written = 0
+
+    def write(self, data: bytes) -> int:
+        self._check()
+        if self._bar is None:
+            self._bar = self._bar_factory()
+        self._atomic.write(data)
+        self.written += len(data)
+        self._bar.set(self.written)
+        return len(data)
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.written
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if offset != 0 or whence != os.SEEK_SET:
+            raise OSError("the output can only be rewound to its start")
+        return 0
+
+    def truncate(self, size: int | None = None) -> int:
+        self._atomic.reset()
+        self.written = 0
+        return 0
+
+    def flush(self) -> None:
+        """Durability comes with commit()."""
+
+    def commit(self) -> None:
+        self._atomic.commit()
+        if self._bar is not None:
+            self._bar.finish()
+
+    def discard(self) -> None:
+        self._atomic.discard()
+
+
+def stderr_reporter(quiet: bool, secret: str) -> Reporter:
+    return make_reporter(sys.stderr, quiet, secret)
