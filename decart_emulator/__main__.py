@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--control", action="store_true", help="serve the /_emulator/ control endpoint"
     )
+    parser.add_argument(
+        "--no-reencode",
+        action="store_true",
+        help="return the input as the result, even when PyAV is installed",
+    )
     return parser
 
 
@@ -74,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         tls_certfile=args.tls_cert,
         tls_keyfile=args.tls_key,
+        reencode=False if args.no_reencode else None,
     )
     with emulator:
         print(f"decart-emulator listening on {emulator.base_url}", flush=True)
