@@ -1,0 +1,281 @@
+"""Response readers: typed answers, the official errors, Retry-After."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from decart_proto import (
+    QueueJobResult,
+    QueueResultError,
+    QueueStatusError,
+    QueueSubmitError,
+    RemoteProtocolError,
+)
+from decart_proto._responses import (
+    MAX_ERROR_TEXT,
+    Operation,
+    error_for,
+    header,
+    http_date,
+    read_job_json,
+    redact,
+    retry_after,
+)
+
+KEY = "sk-secret-key-0123456789"
+
+
+# -- 2xx JSON ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["pending", "processing", "completed", "failed"])
+@pytest.mark.parametrize("op", [Operation.SUBMIT, Operation.STATUS])
+def test_job_json(op: Operation, status: str) -> None:
+    body = json.dumps({"job_id": "j-1", "status": status, "new_field": [1, 2]}).encode()
+    assert read_job_json(op, 200, body, secret=KEY) == ("j-1", status)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"job_id": "j", "status": "queued"}', "unknown job status 'queued'"),
+        (b'{"job_id": "j"}', "unknown job status None"),
+        (b'{"job_id": "j", "status": ["pending"]}', "unknown job status ['pending']"),
+        (b'{"job_id": "../x", "status": "pending"}', "job id '../x', which cannot be used"),
+        (b'{"job_id": "..", "status": "pending"}', "job id '..', which cannot be used"),
+        (b'{"job_id": "", "status": "pending"}', "not a JSON object with job_id and status"),
+        (b'{"job_id": 5, "status": "pending"}', "not a JSON object with job_id and status"),
+        (b'["j", "pending"]', "not a JSON object with job_id and status"),
+        (b"<html>bad gateway</html>", "not a JSON object with job_id and status"),
+        (b"", "not a JSON object with job_id and status"),
+        (b"\xff\xfe\x00", "not a JSON object with job_id and status"),
+        (b"[" * 100_000, "not a JSON object with job_id and status"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("op", "error"), [(Operation.SUBMIT, QueueSubmitError), (Operation.STATUS, QueueStatusError)]
+)
+def test_contract_breaches_are_protocol_errors(
+    op: Operation, error: type, body: bytes, problem: str
+) -> None:
+    with pytest.raises(error) as info:
+        read_job_json(op, 200, body, secret=KEY)
+    assert info.value.data == {"status": 200}
+    assert isinstance(info.value.cause, RemoteProtocolError)
+    assert problem in info.value.message
+    assert info.value.message.startswith(f"Failed to {op.phrase}: the server sent ")
+
+
+def test_protocol_error_preview_is_redacted_even_across_the_cut() -> None:
+    # The key straddles the 200th character of the body.
+    body = ("x" * 190 + KEY + "y" * 50).encode()
+    with pytest.raises(QueueStatusError) as info:
+        read_job_json(Operation.STATUS, 200, body, secret=KEY)
+    assert KEY[:10] not in info.value.message
+    assert "[redacted]" in info.value.message
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("op", "error", "phrase"),
+    [
+        (Operation.SUBMIT, QueueSubmitError, "submit job"),
+        (Operation.STATUS, QueueStatusError, "get job status"),
+        (Operation.RESULT, QueueResultError, "get job content"),
+    ],
+)
+def test_official_message_format(op: Operation, error: type, phrase: str) -> None:
+    cause = RuntimeError("x")
+    exc = error_for(op, 404, [], b'{"detail":"Job not found"}', secret=KEY, cause=cause)
+    assert type(exc) is error
+    assert exc.message == f'Failed to {phrase}: 404 - {{"detail":"Job not found"}}'
+    assert str(exc) == exc.message
+    assert exc.data == {"status": 404}
+    assert exc.cause is cause
+    assert repr(exc) == f"{error.__name__}({exc.message!r})"
+
+
+def test_request_id_is_kept_and_redacted() -> None:
+    headers = [(b"content-type", b"text/plain"), (b"x-request-id", f"req-{KEY}".encode())]
+    exc = error_for(Operation.STATUS, 500, headers, f"boom {KEY}".encode(), secret=KEY)
+    assert (
+        exc.message == "Failed to get job status: 500 - boom [redacted] (request id req-[redacted])"
+    )
+    assert exc.data == {"status": 500, "request_id": "req-[redacted]"}
+    assert KEY not in repr(exc.data)
+
+
+def test_long_request_ids_are_cut() -> None:
+    exc = error_for(Operation.STATUS, 500, [(b"x-request-id", b"r" * 500)], b"", secret=KEY)
+    assert exc.data["request_id"] == "r" * 200
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (
+            {
+                "detail": [
+                    {"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"},
+                    {"loc": ["body", "seed"], "msg": "Input should be a valid integer"},
+                ]
+            },
+            "prompt: Field required; seed: Input should be a valid integer",
+        ),
+        ({"detail": [{"loc": ["body"], "msg": "Bad form"}]}, "Bad form"),
+        ({"detail": [{"msg": "No location"}]}, "No location"),
+        ({"detail": [{"loc": "body.x", "msg": "loc not a list"}]}, "loc not a list"),
+        ({"detail": [{"loc": ["query", 0]}]}, "query.0: {'loc': ['query', 0]}"),
+        ({"detail": ["plain", 3]}, "plain; 3"),
+        ({"detail": "Not a list"}, '{"detail": "Not a list"}'),
+        ({"detail": []}, '{"detail": []}'),
+        (["detail"], '["detail"]'),
+    ],
+)
+def test_422_details_are_readable(body: object, text: str) -> None:
+    exc = error_for(Operation.SUBMIT, 422, [], json.dumps(body).encode(), secret=KEY)
+    assert exc.message == f"Failed to submit job: 422 - {text}"
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[" * 100_000])
+def test_422_without_json_is_quoted(body: bytes) -> None:
+    exc = error_for(Operation.SUBMIT, 422, [], body, secret=KEY)
+    assert exc.message.startswith("Failed to submit job: 422 - " + body[:20].decode())
+
+
+def test_422_detail_with_the_key_is_redacted() -> None:
+    body = json.dumps({"detail": [{"loc": ["body", "x"], "msg": f"bad key {KEY}"}]}).encode()
+    exc = error_for(Operation.SUBMIT, 422, [], body, secret=KEY)
+    assert exc.message == "Failed to submit job: 422 - x: bad key [redacted]"
+
+
+def test_long_bodies_are_bounded() -> None:
+    body = b"e" * (MAX_ERROR_TEXT * 3)
+    exc = error_for(Operation.RESULT, 502, [], body, secret=KEY)
+    assert exc.message == f"Failed to get job content: 502 - {'e' * MAX_ERROR_TEXT}… (truncated)"
+    exact = error_for(Operation.RESULT, 502, [], b"e" * MAX_ERROR_TEXT, secret=KEY)
+    assert not exact.message.endswith("(truncated)")
+
+
+def test_truncated_bodies_say_so_even_when_short() -> None:
+    exc = error_for(Operation.RESULT, 500, [], b"<html>", secret=KEY, truncated=True)
+    assert exc.message == "Failed to get job content: 500 - <html>… (truncated)"
+
+
+def test_key_at_the_cut_never_leaks() -> None:
+    body = ("e" * (MAX_ERROR_TEXT - 5) + KEY).encode()
+    exc = error_for(Operation.RESULT, 500, [], body, secret=KEY)
+    assert KEY[:5] not in exc.message
+
+
+def test_non_utf8_bodies_are_replaced() -> None:
+    exc = error_for(Operation.STATUS, 503, [], b"\xff bad", secret=KEY)
+    assert exc.message == "Failed to get job status: 503 - \ufffd bad"
+
+
+def test_redact_and_header() -> None:
+    assert redact("a KEY b KEY", "KEY") == "a [redacted] b [redacted]"
+    assert redact("text", "") == "text"
+    assert header([(b"a", b"1"), (b"b", b"\xe9"), (b"a", b"2")], b"a") == "1"
+    assert header([(b"b", b"\xe9")], b"b") == "\xe9"
+    assert header([], b"a") is None
+
+
+@given(status=st.integers(100, 599), body=st.binary(max_size=3000), truncated=st.booleans())
+def test_error_for_never_crashes_and_never_leaks(status: int, body: bytes, truncated: bool) -> None:
+    body = body[:100] + KEY.encode() + body[100:]
+    exc = error_for(Operation.SUBMIT, status, [], body, secret=KEY, truncated=truncated)
+    assert KEY not in exc.message
+    assert exc.message.startswith(f"Failed to submit job: {status} - ")
+    assert len(exc.message) < MAX_ERROR_TEXT + 100
+
+
+def test_queue_job_result_repr_hides_the_video() -> None:
+    result = QueueJobResult("completed", data=b"x" * 10, job_id="j")
+    assert repr(result) == (
+        "QueueJobResult(status='completed', data=<10 bytes>, error=None, job_id='j')"
+    )
+    assert "data=None" in repr(QueueJobResult("failed", error="Job failed"))
+
+
+# -- Retry-After -------------------------------------------------------------------------------
+
+DATE = "Sun, 06 Nov 1994 08:49:37 GMT"
+
+
+@pytest.mark.parametrize(
+    ("retry", "date", "seconds"),
+    [
+        ("120", None, 120.0),
+        (" 7 ", None, 7.0),
+        ("0", None, 0.0),
+        ("-5", None, 0.0),
+        ("9" * 400, None, float("inf")),
+        ("Sun, 06 Nov 1994 08:50:07 GMT", DATE, 30.0),
+        ("Sun, 06 Nov 1994 08:49:07 GMT", DATE, 0.0),
+        ("Mon, 07 Nov 1994 08:49:37 GMT", DATE, 86400.0),
+        ("Sunday, 06-Nov-94 08:50:37 GMT", DATE, 60.0),
+        ("Sun Nov  6 08:51:37 1994", DATE, 120.0),
+        ("Sun, 06 Nov 1994 08:50:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", 60.0),
+        ("Sat, 01 Jan 2000 00:00:00 GMT", "Fri, 31 Dec 1999 23:59:59 GMT", 1.0),
+        ("Sun, 06 Nov 1994 08:50:07 GMT", None, None),
+        ("Sun, 06 Nov 1994 08:50:07 GMT", "yesterday", None),
+        ("soon", DATE, None),
+        ("1.5", DATE, None),
+        ("", DATE, None),
+        ("\u00b2", None, None),  # a Latin-1 digit that str.isdigit() accepts
+        ("Sun, 31 Nov 1994 08:50:07 GMT", DATE, None),
+        ("Sun, 06 Nov 1994 24:00:00 GMT", DATE, None),
+        ("Sun, 06 Nov 1994 08:60:00 GMT", DATE, None),
+        ("Sun, 06 Nov 1994 08:59:61 GMT", DATE, None),
+        ("Sun, 06 Nov 1994 08:50:07 +0000", DATE, None),
+        ("Sun, 06 Nov 1994 08:50:07 GMT", "Sun, 06 Nov 1994 08:49:37 gmt", None),
+    ],
+)
+def test_retry_after(retry: str, date: str | None, seconds: float | None) -> None:
+    headers = [(b"retry-after", retry.encode("latin-1"))]
+    if date is not None:
+        headers.append((b"date", date.encode()))
+    assert retry_after(headers) == seconds
+
+
+def test_no_retry_after() -> None:
+    assert retry_after([(b"date", DATE.encode())]) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "epoch"),
+    [
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0),
+        ("Sun, 06 Nov 1994 08:49:37 GMT", 784111777),
+        ("Thu, 29 Feb 2024 12:00:00 GMT", 1709208000),
+        ("Tue, 29 Feb 2000 00:00:00 GMT", 951782400),
+        ("Wed, 31 Dec 1969 23:59:59 GMT", -1),
+        ("Thursday, 01-Jan-70 00:00:00 GMT", 0),
+        ("Tuesday, 01-Jan-69 00:00:00 GMT", 3124224000),
+        ("Thu Jan  1 00:00:00 1970", 0),
+        ("Thu Jan 01 00:00:00 1970", 0),
+        ("Thu, 29 Feb 1900 00:00:00 GMT", None),
+        ("Wed, 29 Feb 2023 00:00:00 GMT", None),
+        ("Wed, 00 Feb 2023 00:00:00 GMT", None),
+        ("Wed, 01 Foo 2023 00:00:00 GMT", None),
+    ],
+)
+def test_http_dates(text: str, epoch: int | None) -> None:
+    assert http_date(text) == epoch
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_retry_after_never_crashes(retry: str, date: str) -> None:
+    headers = [
+        (b"retry-after", retry.encode("latin-1", "replace")),
+        (b"date", date.encode("latin-1", "replace")),
+    ]
+    value = retry_after(headers)
+    assert value is None or value >= 0
