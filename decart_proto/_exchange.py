@@ -106,7 +106,12 @@ def _converse(
     sink: Sink | None,
 ) -> Generator[Op, Any, Response]:
     try:
-        yield SendBytes(conn, _send(conn, request), soon())
+        head = _send(conn, request)
+        if body is None:
+            # A bodiless request ends with its head; h11 must be told, or the connection
+            # never counts as finished and is never reused. (This sends no bytes.)
+            _send(conn, h11.EndOfMessage())
+        yield SendBytes(conn, head, soon())
         if body is not None:
             yield from _send_body(conn, body, soon, deadline)
     except NetworkError as exc:
@@ -153,7 +158,9 @@ def _send_body(
                 if not chunk:
                     break
                 yield SendBytes(conn, _send(conn, h11.Data(data=chunk)), soon())
-    yield SendBytes(conn, _send(conn, h11.EndOfMessage()), soon())
+    end = _send(conn, h11.EndOfMessage())
+    if end:  # the last chunk of a chunked body; nothing with Content-Length
+        yield SendBytes(conn, end, soon())
 
 
 def _next_event(http: h11.Connection) -> Any:
