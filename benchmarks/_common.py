@@ -16,6 +16,7 @@ import json
 import os
 import pstats
 import re
+import resource
 import socket
 import ssl
 import statistics
@@ -239,9 +240,11 @@ class Stopwatch:
     def __init__(self) -> None:
         self.baseline_mib = float("nan")
         self.started = float("nan")
+        self.faults = 0
 
     def start(self) -> None:
         self.baseline_mib = vm_rss_mib()
+        self.faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         self.started = time.perf_counter()
 
     def report(self, moved: int) -> dict[str, float]:
@@ -250,6 +253,8 @@ class Stopwatch:
             "bytes": moved,
             "baseline_mib": self.baseline_mib,
             "peak_mib": vm_hwm_mib(),
+            # Page faults during the transfer: a sign of buffers allocated and freed per chunk.
+            "faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - self.faults,
         }
 
 
@@ -376,9 +381,11 @@ def media_main(script: str, direction: str, clients: dict[str, ChildClient]) -> 
                         speed.setdefault(key, []).append(mib_s)
                         peak.setdefault(key, []).append(result.peak_mib)
                         base.setdefault(key, []).append(result.report["baseline_mib"])
+                        faults = result.report["faults"] / (options.size / MiB)
                         print(
                             f"round {round_no + 1}/{options.rounds} {mode:5} {name:9} "
-                            f"{mib_s:8.0f} MiB/s  peak {result.peak_mib:7.1f} MiB",
+                            f"{mib_s:8.0f} MiB/s  peak {result.peak_mib:7.1f} MiB  "
+                            f"{faults:6.1f} page faults/MiB",
                             flush=True,
                         )
         finally:

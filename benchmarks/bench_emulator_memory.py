@@ -68,8 +68,8 @@ def read_body(sock: socket.socket, headers: dict[str, str], rest: bytes, keep: b
 def upload(address: tuple[str, int], source: Path) -> str:
     boundary = "benchmark-boundary-7f3a"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nbench\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; filename=\"data\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nbench\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="data"; filename="data"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
