@@ -37,7 +37,7 @@ def fresh_output(directory: str = ".", stem: str = "output", suffix: str = ".mp4
 
 def run_demo(session: Session) -> int:
     from .blocking import DecartClient  # noqa: PLC0415
-    from .cli import _check_input, check_output, job_options  # noqa: PLC0415
+    from .cli import _check_input, check_output, job_options, poll_policy  # noqa: PLC0415
 
     args = session.args
     try:
@@ -71,7 +71,9 @@ def run_demo(session: Session) -> int:
         def remember(job_id: str) -> None:
             session.job_id = job_id
 
-        with DecartClient(api_key=key, base_url=emulator.base_url) as client:
+        with DecartClient(
+            api_key=key, base_url=emulator.base_url, poll=poll_policy(args.poll_interval)
+        ) as client:
             outcome = run_job(
                 client,
                 spec,

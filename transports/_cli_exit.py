@@ -96,8 +96,9 @@ def classify(exc: BaseException) -> CliError:
             code = _http_kind(status)
             hint = "check the API key" if code is ExitCode.AUTH else ""
             return CliError(code, exc.message, hint)
-        if isinstance(exc.cause, RemoteProtocolError) or isinstance(status, int):
+        if isinstance(status, int):  # a 2xx answer the API's contract does not allow
             return CliError(ExitCode.SERVER, exc.message)
+        # No whole answer arrived: refused, reset, closed early, timed out.
         return CliError(ExitCode.NETWORK, exc.message, "check --base-url and your connection")
     if isinstance(exc, RemoteProtocolError):
         return CliError(ExitCode.SERVER, exc.message)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from decart_proto import __version__, models, prepare_submit
+from decart_proto import PollPolicy, __version__, models, prepare_submit
 
 from ._cli_exit import CliError, ExitCode, classify, one_line
 from ._cli_progress import Reporter, human_bytes, make_reporter
@@ -80,6 +80,7 @@ class Session:
         return DecartClient(
             api_key=self.args.api_key,
             base_url=self.args.base_url or os.environ.get("DECART_BASE_URL") or None,
+            poll=poll_policy(self.args.poll_interval),
         )
 
     def resume_command(self, job_id: str, output: str | None) -> str:
@@ -89,6 +90,14 @@ class Session:
         if self.args.base_url:
             words += ["--base-url", self.args.base_url]
         return " ".join(shlex.quote(w) for w in words)
+
+
+def poll_policy(interval: float | None) -> PollPolicy | None:
+    if interval is None:
+        return None
+    return PollPolicy(
+        initial_delay=min(0.5, interval), interval=interval, max_interval=max(30.0, interval)
+    )
 
 
 def one_line_keep(text: str, secret: str) -> str:
@@ -106,7 +115,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         text = one_line(message, self.secret)
-        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {text} (see {self.prog} --help)\n")
+        self.exit(ExitCode.BAD_INPUT, f"{PROG}: error: {text}; see {self.prog} --help\n")
 
 
 def _common(suppress: bool) -> argparse.ArgumentParser:
@@ -141,6 +150,13 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
         default=default,
         metavar="SECONDS",
         help="give up waiting after this long (default: 900 s per job)",
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=_positive_float,
+        default=default,
+        metavar="SECONDS",
+        help="time between status checks (default: 1.5 s, as Decart's own clients)",
     )
     return parser
 
