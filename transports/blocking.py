@@ -156,6 +156,8 @@ class _Run:
             if self.callback is not None:
                 outcome = self.callback(op.status)
                 if inspect.isawaitable(outcome):
+                    if inspect.iscoroutine(outcome):
+                        outcome.close()  # never to be awaited: no "never awaited" warning
                     raise TypeError("the blocking client cannot await on_status_change")
             return None
         if isinstance(op, OutputWrite):

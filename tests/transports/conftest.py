@@ -1,0 +1,91 @@
+"""One integration suite for every transport: each test body is an ``async def`` run by anyio's
+pytest plugin, parametrized over blocking / asyncio / trio x http / https.
+
+The asyncio and trio clients are awaited directly on their own loop (anyio's backend is picked
+to match the transport). The blocking client's calls run in a worker thread of the asyncio
+backend, so the same ``await api.queue.submit(...)`` line drives all three; its own timeout and
+threading are the real ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from transport_helpers import PENDING, PROCESSING, SCHEMES, TRANSPORTS, Api, client_options
+
+from decart_emulator import Emulator
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def anyio_backend(transport: str) -> str:
+    return "trio" if transport == "trio" else "asyncio"
+
+
+@pytest.fixture(params=SCHEMES)
+def scheme(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def emulators() -> Iterator[dict[str, Emulator]]:
+    """One emulator per scheme for the whole session (starting one costs a certificate)."""
+    started: dict[str, Emulator] = {}
+    with contextlib.ExitStack() as stack:
+        for name in SCHEMES:
+            emu = Emulator(
+                pending_seconds=PENDING,
+                processing_seconds=PROCESSING,
+                tls=name == "https",
+                reencode=False,  # the result is the input: a test knows the right bytes
+            )
+            started[name] = stack.enter_context(emu)
+        yield started
+
+
+@pytest.fixture
+def emu(emulators: dict[str, Emulator], scheme: str) -> Iterator[Emulator]:
+    emulator = emulators[scheme]
+    emulator.clear_faults()
+    yield emulator
+    emulator.clear_faults()
+
+
+@pytest.fixture
+def connect(transport: str, emu: Emulator) -> Callable[..., Any]:
+    """``async with connect(**overrides) as api:`` a client of the transport under test, with
+    the suite's short timings, closed on exit."""
+
+    @contextlib.asynccontextmanager
+    async def opened(**overrides: Any) -> AsyncIterator[Api]:
+        module = importlib.import_module(f"transports.{transport}")
+        client = module.DecartClient(**client_options(emu, **overrides))
+        try:
+            yield Api(transport, client)
+        finally:
+            if transport == "blocking":
+                client.close()
+            else:
+                await client.close()
+
+    return opened
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> tuple[Path, bytes]:
+    """An input file of 300 KB of random bytes: more than one receive of 256 KiB, distinct per
+    test, so a result with the right bytes cannot be an accident."""
+    data = os.urandom(300_000)
+    path = tmp_path / "input.mp4"
+    path.write_bytes(data)
+    return path, data
