@@ -14,9 +14,9 @@ from typing import Any
 
 import h11
 
-from ._errors import NetworkError, RemoteProtocolError
+from ._errors import LocalProtocolError, NetworkError, RemoteProtocolError
 from ._multipart import BodyPlan, FileRegion
-from ._ops import Acquire, Connection, Op, ReadFile, Receive, Release, SendBytes, SendFile
+from ._ops import MAX_HEAD, Acquire, Connection, Op, ReadFile, Receive, Release, SendBytes, SendFile
 from ._requests import Origin
 
 __all__ = ["ExchangeFailed", "Response", "exchange"]
@@ -131,10 +131,28 @@ def _converse(
 def _send(conn: Connection, event: h11.Event) -> bytes:
     try:
         data = conn.http.send(event)
-    except h11.LocalProtocolError as exc:  # pragma: no cover - our own requests are valid
-        raise AssertionError(f"h11 refused our own request: {exc}") from exc
-    assert data is not None
+    except h11.LocalProtocolError as exc:
+        raise _misused(exc) from None
+    assert data is not None  # None only for ConnectionClosed, which is never sent
     return data
+
+
+def _send_region(conn: Connection, region: FileRegion) -> list[Any]:
+    # h11 frames the region and hands it back untouched, so the transport can sendfile.
+    try:
+        parts = conn.http.send_with_data_passthrough(h11.Data(data=region))  # type: ignore[arg-type]
+    except h11.LocalProtocolError as exc:
+        raise _misused(exc) from None
+    assert parts is not None
+    return parts
+
+
+def _misused(exc: h11.LocalProtocolError) -> LocalProtocolError:
+    # Our own heads are valid; h11 refuses only what a caller got wrong.
+    return LocalProtocolError(
+        f"h11 refused to send: {exc}. A body plan's segments must add up to its "
+        "content_length, and a connection must come back from an exchange before the next."
+    )
 
 
 def _send_body(
@@ -144,10 +162,7 @@ def _send_body(
         if isinstance(segment, bytes):
             yield SendBytes(conn, _send(conn, h11.Data(data=segment)), soon())
         elif segment.length is not None:
-            # h11 frames the region and hands it back untouched, so the transport can sendfile.
-            parts = conn.http.send_with_data_passthrough(h11.Data(data=segment))  # type: ignore[arg-type]
-            assert parts is not None
-            for part in parts:
+            for part in _send_region(conn, segment):
                 if isinstance(part, FileRegion):
                     yield SendFile(conn, part, deadline)
                 else:
@@ -187,6 +202,10 @@ def _receive(
                 raise RemoteProtocolError("the server closed the connection without a response")
             http.receive_data(data)
         elif isinstance(event, h11.Response):
+            # h11 bounds a head that arrives in pieces; one that came in a single read is
+            # measured here (name, value, ": " and CRLF per line), so the bound is the same.
+            if sum(len(k) + len(v) + 4 for k, v in event.headers) + len(event.reason) > MAX_HEAD:
+                raise RemoteProtocolError(f"the response head is larger than {MAX_HEAD} bytes")
             head = event
             streaming = sink is not None and 200 <= event.status_code < 300
         elif isinstance(event, h11.Data):
