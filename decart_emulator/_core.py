@@ -68,11 +68,12 @@ class Core:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self._temporary: Path | None = None
-        if state_dir is None:
-            self._temporary = Path(tempfile.mkdtemp(prefix="decart-emulator-state-"))
-        self.state_dir = Path(state_dir) if state_dir is not None else self._temporary
-        assert self.state_dir is not None
+        self._temporary = state_dir is None
+        self.state_dir: Path = (
+            Path(tempfile.mkdtemp(prefix="decart-emulator-state-"))
+            if state_dir is None
+            else Path(state_dir)
+        )
         self.spool_dir = self.state_dir / "uploads"
         self.jobs_dir = self.state_dir / "jobs"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
@@ -88,8 +89,8 @@ class Core:
     def close(self) -> None:
         self.renderer.close()
         self.store.close()
-        if self._temporary is not None:
-            shutil.rmtree(self._temporary, ignore_errors=True)
+        if self._temporary:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     # -- the record of what happened ----------------------------------------------------------
 

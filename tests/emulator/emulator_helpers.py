@@ -129,7 +129,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 def raw_exchange(emulator: Server, data: bytes, timeout: float = 5.0) -> bytes:
     """Send raw bytes, then read until the server closes; returns everything received."""
     url = urlsplit(emulator.base_url)
-    with socket.create_connection((url.hostname, url.port), timeout=timeout) as sock:
+    with socket.create_connection((url.hostname, url.port or 80), timeout=timeout) as sock:
         sock.sendall(data)
         received = bytearray()
         while True:

@@ -140,7 +140,7 @@ def test_stall_pauses_the_body_then_finishes_it(emu: Emulator) -> None:
     job_id = completed_job(emu)
     emu.add_fault(Fault(path=".*/content", stall_body_seconds=0.6, stall_after_bytes=200))
     url = urlsplit(emu.base_url)
-    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+    with socket.create_connection((url.hostname, url.port or 80), timeout=5) as sock:
         sock.sendall(raw_get(emu, f"/v1/jobs/{job_id}/content"))
         received = bytearray()
         while b"\r\n\r\n" not in received or len(received.partition(b"\r\n\r\n")[2]) < 200:

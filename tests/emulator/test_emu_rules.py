@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from emulator_helpers import submit
 
@@ -50,9 +52,9 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def shared() -> Emulator:
+def shared() -> Iterator[Emulator]:
     with Emulator(pending_seconds=60, reencode=False) as emulator:
-        yield emulator  # type: ignore[misc]
+        yield emulator
 
 
 @pytest.mark.parametrize(("model", "fields", "files", "expected"), CASES)

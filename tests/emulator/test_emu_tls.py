@@ -48,7 +48,7 @@ def test_a_dropped_tls_connection_sends_no_http_bytes() -> None:
         url = urlsplit(emu.base_url)
         context = emu.client_ssl_context()
         with (
-            socket.create_connection((url.hostname, url.port), timeout=5) as raw,
+            socket.create_connection((url.hostname, url.port or 443), timeout=5) as raw,
             context.wrap_socket(raw, server_hostname=url.hostname) as tls,
         ):
             tls.sendall(b"GET /v1/jobs/x HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -13,9 +13,11 @@ from decart_emulator._sample import write_sample_video
 try:
     import av
 except ImportError:  # the video extra is not installed
-    av = None
+    HAVE_PYAV = False
+else:
+    HAVE_PYAV = True
 
-needs_pyav = pytest.mark.skipif(av is None, reason="PyAV (the video extra) is not installed")
+needs_pyav = pytest.mark.skipif(not HAVE_PYAV, reason="PyAV (the video extra) is not installed")
 
 
 def chroma_range(path: Path) -> tuple[int, int]:
