@@ -89,7 +89,9 @@ def _plan(session: Session, journal: Journal, out_dir: str) -> list[Item]:
         if key in seen_inputs:
             continue
         seen_inputs.add(key)
-        output = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0] + ".mp4")
+        # Absolute, as the input's key: a rerun from another directory finds the same files.
+        name = os.path.splitext(os.path.basename(path))[0] + ".mp4"
+        output = os.path.join(os.path.abspath(out_dir), name)
         if output in seen_outputs:
             raise CliError(
                 ExitCode.BAD_INPUT,

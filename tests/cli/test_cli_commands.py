@@ -7,7 +7,7 @@ import re
 import socket
 from pathlib import Path
 
-from conftest import (
+from cli_helpers import (
     FAST,
     KEY,
     assert_one_line_error,
@@ -16,8 +16,8 @@ from conftest import (
     is_mp4,
     run_cli,
 )
-from decart_emulator import Emulator, Fault
 
+from decart_emulator import Emulator, Fault
 from decart_proto import __version__
 
 
@@ -35,7 +35,9 @@ def test_version_and_help(tmp_path: Path) -> None:
 
 
 def test_submit_waits_and_saves(emu: Emulator, video: Path, tmp_path: Path) -> None:
-    result = run_cli(["submit", str(video), "--prompt", "anime", "-o", "out.mp4", *FAST], emu, tmp_path)
+    result = run_cli(
+        ["submit", str(video), "--prompt", "anime", "-o", "out.mp4", *FAST], emu, tmp_path
+    )
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out.mp4"
     assert is_mp4(out)
@@ -111,7 +113,10 @@ def test_refusals(emu: Emulator, video: Path, tmp_path: Path) -> None:
     assert "prompt" in assert_one_line_error(rules, 2)
 
     no_key = run_cli(
-        ["submit", str(video), "-p", "x"], None, tmp_path, env=cli_env(None, DECART_BASE_URL=emu.base_url)
+        ["submit", str(video), "-p", "x"],
+        None,
+        tmp_path,
+        env=cli_env(None, DECART_BASE_URL=emu.base_url),
     )
     assert "DECART_API_KEY" in assert_one_line_error(no_key, 3)
 
@@ -141,7 +146,9 @@ def test_api_key_never_printed(emu: Emulator, video: Path, tmp_path: Path) -> No
 
 def test_job_failed(emu: Emulator, video: Path, tmp_path: Path) -> None:
     emu.add_fault(Fault(job_fails=True, job_error="the model refused"))
-    result = run_cli(["submit", str(video), "-p", "x", "-o", "o.mp4", "--json", *FAST], emu, tmp_path)
+    result = run_cli(
+        ["submit", str(video), "-p", "x", "-o", "o.mp4", "--json", *FAST], emu, tmp_path
+    )
     line = assert_one_line_error(result, 6)
     assert "failed" in line
     answer = json.loads(result.stdout)
