@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from transport_helpers import PENDING, PROCESSING, SCHEMES, TRANSPORTS, Api, client_options
+from transport_helpers import PENDING, PROCESSING, SCHEMES, SECRET, TRANSPORTS, Api, client_options
 
 from decart_emulator import Emulator
 
@@ -44,6 +44,7 @@ def emulators() -> Iterator[dict[str, Emulator]]:
     with contextlib.ExitStack() as stack:
         for name in SCHEMES:
             emu = Emulator(
+                api_keys=("test-key", SECRET),
                 pending_seconds=PENDING,
                 processing_seconds=PROCESSING,
                 tls=name == "https",

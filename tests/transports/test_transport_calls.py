@@ -108,9 +108,7 @@ async def test_failed_job_is_a_failed_result(connect: Any, emu: Emulator) -> Non
 
 
 @pytest.mark.parametrize("kind", ["path", "str-path", "bytes", "bytesio", "open-file"])
-async def test_every_kind_of_file_input(
-    connect: Any, video: tuple[Path, bytes], kind: str
-) -> None:
+async def test_every_kind_of_file_input(connect: Any, video: tuple[Path, bytes], kind: str) -> None:
     path, data = video
     source: Any = {
         "path": path,

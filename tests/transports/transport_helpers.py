@@ -16,6 +16,8 @@ import h11
 from decart_emulator import Emulator
 from decart_proto import PollPolicy, RetryPolicy
 
+# A second key the emulators accept, for the tests of its secrecy.
+SECRET = "sk-test-0123456789abcdef-secret"
 TRANSPORTS = ("blocking", "asyncio", "trio")
 SCHEMES = ("http", "https")
 
