@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -145,3 +147,10 @@ def raw_get(emulator: Server, path: str, close: bool = True) -> bytes:
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: {emulator.api_key}\r\n"
         f"{connection}\r\n"
     ).encode()
+
+
+def stop_process(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str]:
+    """Signal a server process, wait for it, and close its pipes: (exit status, stderr)."""
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=15)
+    return process.returncode, stderr or ""

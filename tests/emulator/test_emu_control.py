@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emulator_helpers import RemoteServer, raw_exchange, raw_get, request, submit, wait_for
+from emulator_helpers import (
+    RemoteServer,
+    raw_exchange,
+    raw_get,
+    request,
+    stop_process,
+    submit,
+    wait_for,
+)
 
 from decart_emulator import Emulator, Fault
 
@@ -118,10 +126,9 @@ def test_cli_prints_where_it_listens_serves_and_stops_on_sigterm() -> None:
         assert control(base_url, "GET", "/_emulator/stats")[1]["submit_count"] == 1
         assert raw_exchange(remote, raw_get(remote, "/v1/jobs/x")).startswith(b"HTTP/1.1 404")
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
-        assert process.stderr is not None
-        assert "Traceback" not in process.stderr.read()
+        status, stderr = stop_process(process, signal.SIGTERM)
+        assert status == 0
+        assert "Traceback" not in stderr
 
 
 def test_cli_sigint_and_default_key(tmp_path: Path) -> None:
@@ -131,8 +138,7 @@ def test_cli_sigint_and_default_key(tmp_path: Path) -> None:
         assert process.stdout is not None
         assert process.stdout.readline() == "api keys: test-key\n"
     finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
+        assert stop_process(process, signal.SIGINT)[0] == 0
     assert (tmp_path / "jobs.sqlite3").exists()
 
 

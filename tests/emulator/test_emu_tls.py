@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import trustme
-from emulator_helpers import request, submit, wait_for
+from emulator_helpers import request, stop_process, submit, wait_for
 
 from decart_emulator import Emulator, Fault
 
@@ -89,5 +89,4 @@ def test_cli_serves_https_with_given_certificate(tmp_path: Path) -> None:
         assert conn.getresponse().status == 404
         conn.close()
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        assert stop_process(process, signal.SIGTERM)[0] == 0
