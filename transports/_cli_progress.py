@@ -118,6 +118,7 @@ class RichReporter(Reporter):
             BarColumn,
             DownloadColumn,
             Progress,
+            ProgressColumn,
             SpinnerColumn,
             TaskProgressColumn,
             TextColumn,
@@ -125,21 +126,36 @@ class RichReporter(Reporter):
             TimeRemainingColumn,
             TransferSpeedColumn,
         )
+        from rich.text import Text  # noqa: PLC0415
 
         self.console = Console(file=stream, highlight=False)
+
+        class Only(ProgressColumn):
+            """A column shown for one kind of task (bytes or status), blank for the other."""
+
+            def __init__(self, kind: str, column: ProgressColumn) -> None:
+                super().__init__()
+                self.kind, self.column = kind, column
+
+            def render(self, task: Any) -> Any:
+                if task.fields.get("kind") != self.kind:
+                    return Text("")
+                return self.column.render(task)
+
         self.progress = Progress(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description}"),
-            BarColumn(bar_width=24),
-            TaskProgressColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
+            Only("bytes", BarColumn(bar_width=24)),
+            Only("bytes", TaskProgressColumn()),
+            Only("bytes", DownloadColumn()),
+            Only("bytes", TransferSpeedColumn()),
+            Only("bytes", TimeRemainingColumn()),
             TimeElapsedColumn(),
             console=self.console,
             transient=False,
         )
         self.progress.start()
+        self._closed = False
         self._tasks: dict[int, Any] = {}
         self._status_tasks: dict[str, Any] = {}
 
@@ -149,7 +165,7 @@ class RichReporter(Reporter):
         self.progress.console.print(text, markup=False, highlight=False)
 
     def _started(self, bar: Bytes) -> None:
-        self._tasks[id(bar)] = self.progress.add_task(bar.label, total=bar.total)
+        self._tasks[id(bar)] = self.progress.add_task(bar.label, total=bar.total, kind="bytes")
 
     def _bytes(self, bar: Bytes) -> None:
         task = self._tasks.get(id(bar))
@@ -165,7 +181,7 @@ class RichReporter(Reporter):
         text = f"{label}: job {job_id} [bold]{status}[/bold]"
         task = self._status_tasks.get(job_id)
         if task is None:
-            task = self.progress.add_task(text, total=None)
+            task = self.progress.add_task(text, total=None, kind="status")
             self._status_tasks[job_id] = task
         else:
             self.progress.update(task, description=text)
@@ -174,7 +190,9 @@ class RichReporter(Reporter):
             self.progress.stop_task(task)
 
     def close(self) -> None:
-        self.progress.stop()
+        if not self._closed:
+            self._closed = True
+            self.progress.stop()
 
 
 def make_reporter(stream: TextIO, quiet: bool, secret: str) -> Reporter:

@@ -69,6 +69,7 @@ class Session:
 
     def result(self, text: str, obj: dict[str, Any]) -> None:
         """The command's answer on stdout: *text* for people, *obj* with --json."""
+        self.reporter.close()  # a live display ends before the answer is printed below it
         line = json.dumps(obj, sort_keys=True) if self.json else text
         if line:
             sys.stdout.write(one_line_keep(line, self.secret) + "\n")
