@@ -395,6 +395,7 @@ def cmd_submit(session: Session) -> int:
         def remember(job_id: str) -> None:
             session.job_id = job_id
 
+        session.extra["submitting"] = True
         outcome = run_job(client, spec, session.reporter, timeout=args.timeout, on_job_id=remember)
     return _report(session, outcome)
 
@@ -552,11 +553,15 @@ def _interrupted(session: Session | None, json_mode: bool) -> int:
             f"Resume with: {command}"
         )
         obj: dict[str, Any] = {"interrupted": True, "job_id": session.job_id, "resume": command}
+    elif session is not None and session.extra.get("submitting"):
+        text = (
+            f"{PROG}: interrupted before the server answered the submit; if the upload had "
+            "finished, a job may exist, but no job id was received"
+        )
+        obj = {"interrupted": True, "job_id": None}
     else:
         text = f"{PROG}: interrupted"
         obj = {"interrupted": True}
-    if session is not None and session.extra.get("interrupt_note"):
-        text = str(session.extra["interrupt_note"])
     if json_mode:
         print(json.dumps(obj, sort_keys=True), flush=True)
     secret = session.secret if session is not None else ""
