@@ -228,14 +228,16 @@ class Driver:
         return self._finish(machine, kept, to_output)
 
     def _record(
-        self, machine: JobMachine, action: Submit | Poll | Fetch, outcome: Response | Failure | None
+        self, machine: JobMachine, action: Submit | Poll | Fetch, outcome: Response | Failure
     ) -> JobStatusResponse | None:
         now = self.clock()
-        if outcome is None:
-            machine.deadline_passed(now)
-            return None
         if isinstance(outcome, Failure):
-            machine.failed(now, outcome)
+            if outcome.transient and now >= machine.deadline:
+                # Most likely the deadline itself cut the request short (its last step's
+                # deadline was the job's): out of time, not a failed request.
+                machine.deadline_passed(now, outcome.error)
+            else:
+                machine.failed(now, outcome)
             return None
         if isinstance(action, Fetch):
             machine.fetched()
@@ -258,9 +260,8 @@ class Driver:
         request: Any,
         body: BodyPlan | None,
         sink: Any,
-    ) -> Generator[Op, Any, Response | Failure | None]:
-        """One request: its response when 2xx, a :class:`Failure` otherwise, ``None`` when the
-        job's deadline passed during it."""
+    ) -> Generator[Op, Any, Response | Failure]:
+        """One request: its response when 2xx, a :class:`Failure` otherwise."""
         try:
             response = yield from exchange(
                 self.target.origin,
@@ -275,8 +276,6 @@ class Driver:
                 sink=sink,
             )
         except ExchangeFailed as failed:
-            if self.clock() >= machine.deadline:
-                return None
             cause = failed.error
             error = op.error(
                 f"Failed to {op.phrase}: {cause.message}", data={"status": None}, cause=cause

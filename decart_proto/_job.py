@@ -174,10 +174,12 @@ class JobMachine:
         self._fire(JobEvent.RETRY)
         self._schedule(now, self.retry.delay(self.retries, self._rand(), failure.retry_after))
 
-    def deadline_passed(self, now: float) -> None:
-        """The deadline of an I/O step that was the job's own deadline passed, or the driver
-        noticed the clock past it."""
+    def deadline_passed(self, now: float, cause: DecartSDKError | None = None) -> None:
+        """The deadline passed: the driver saw the clock past it, or a request failed because
+        its last step had the job's deadline. *cause* is what that request ran into."""
         if self.state not in TERMINAL:
+            if cause is not None:
+                self.error = cause
             self._fire(JobEvent.DEADLINE)
 
     def deadline_error(self) -> DeadlineExceededError:

@@ -277,15 +277,18 @@ class JobMachineRules(RuleBasedStateMachine):
         return check
 
     @precondition(lambda self: self.in_flight())
-    @rule()
-    def request_outlives_the_deadline(self) -> None:
-        # The driver's exchange returns None: its last I/O step hit the job's deadline.
+    @rule(with_cause=st.booleans())
+    def request_outlives_the_deadline(self, with_cause: bool) -> None:
+        # The request's last I/O step had the job's deadline, and hit it.
         self.now = max(self.now, self.deadline)
-        self.m.deadline_passed(self.now)
+        before = self.m.error
+        cause = _error(self.mode) if with_cause else None
+        self.m.deadline_passed(self.now, cause)
         self.ask()
         assert self.action == Finish(JobState.DEADLINE_EXCEEDED)
         error = self.m.deadline_error()
         assert isinstance(error, DeadlineExceededError)
+        assert error.cause is (cause or before)
         assert error.data["job_id"] == self.m.job_id
         assert error.data["status"] == self.last_status
         if self.m.job_id:
@@ -317,8 +320,10 @@ class JobMachineRules(RuleBasedStateMachine):
         self.now += later
         final = self.action
         assert self.m.next_action(self.now) == final
-        self.m.deadline_passed(self.now)  # harmless once ended
+        error = self.m.error
+        self.m.deadline_passed(self.now, _error(self.mode))  # harmless once ended
         assert self.m.next_action(self.now) == final
+        assert self.m.error is error
         for tell in (
             lambda: self.m.submitted(self.now, "job-2", status),
             lambda: self.m.status_received(self.now, status),
