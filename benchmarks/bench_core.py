@@ -1,0 +1,134 @@
+"""Microseconds per status exchange through the core, beside a bare h11 client cycle.
+
+Both sides do the same HTTP work on one kept-alive connection: build a GET request with the
+same headers, serialise it, feed the same canned 200 JSON response, read events to the end of
+the message and start the next cycle. The core adds what it is for: the request builder (job-id
+encoding, credentials), the exchange generator and its ops, keep-alive bookkeeping, and reading
+the JSON into a typed answer. Measured, not asserted; the goal is a ratio of at most 1.15.
+
+    python benchmarks/bench_core.py [--rounds 9] [--cycles 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import h11
+
+from decart_proto import (
+    Acquire,
+    Connection,
+    Credentials,
+    Receive,
+    Release,
+    SendBytes,
+    exchange,
+    parse_base_url,
+    status_request,
+)
+from decart_proto._responses import Operation, read_job_json
+
+BODY = b'{"job_id":"job_2f9c1d","status":"processing"}'
+CANNED = (
+    b"HTTP/1.1 200 OK\r\n"
+    b"date: Sun, 29 Nov 2026 02:36:11 GMT\r\n"
+    b"server: uvicorn\r\n"
+    b"content-type: application/json\r\n"
+    b"content-length: " + str(len(BODY)).encode() + b"\r\n"
+    b"\r\n" + BODY
+)
+TARGET = parse_base_url("http://127.0.0.1:8000")
+CREDS = Credentials("sk-bench-key", "bench")
+JOB_ID = "job_2f9c1d"
+
+
+def clock() -> float:
+    return 0.0
+
+
+def core_cycle(conn: Connection) -> None:
+    request = status_request(TARGET, CREDS, JOB_ID)
+    gen = exchange(TARGET.origin, request, None, clock=clock, step=30.0, deadline=600.0)
+    reply: Any = None
+    try:
+        while True:
+            op = gen.send(reply)
+            if isinstance(op, Receive):
+                reply = CANNED
+            elif isinstance(op, Acquire):
+                reply = conn
+            else:
+                assert isinstance(op, (SendBytes, Release))
+                reply = None
+    except StopIteration as stop:
+        response = stop.value
+    job_id, status = read_job_json(Operation.STATUS, response.status, response.body, secret="k")
+    assert (job_id, status) == (JOB_ID, "processing")
+
+
+def bare_cycle(http: h11.Connection) -> None:
+    request = h11.Request(
+        method="GET",
+        target="/v1/jobs/" + JOB_ID,
+        headers=[
+            ("Host", "127.0.0.1:8000"),
+            ("X-API-KEY", CREDS.api_key),
+            ("User-Agent", CREDS.user_agent),
+            ("Accept", "application/json"),
+        ],
+    )
+    http.send(request)
+    http.send(h11.EndOfMessage())
+    http.receive_data(CANNED)
+    while True:
+        event = http.next_event()
+        if type(event) is h11.EndOfMessage:
+            break
+        assert event is not h11.NEED_DATA
+    http.start_next_cycle()
+
+
+def per_cycle_us(run: Callable[[], None], cycles: int) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    for _ in range(cycles):
+        run()
+    return (time.perf_counter() - started) / cycles * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--cycles", type=int, default=5000)
+    args = parser.parse_args()
+
+    conn = Connection(TARGET.origin, stream=None)
+    http = h11.Connection(h11.CLIENT)
+    core = lambda: core_cycle(conn)  # noqa: E731
+    bare = lambda: bare_cycle(http)  # noqa: E731
+    for warm in (core, bare):
+        per_cycle_us(warm, 500)
+    core_us: list[float] = []
+    bare_us: list[float] = []
+    for _ in range(args.rounds):
+        # Interleaved, so that a slow moment of the machine hits both sides alike.
+        core_us.append(per_cycle_us(core, args.cycles))
+        bare_us.append(per_cycle_us(bare, args.cycles))
+    assert conn.exchanges >= args.rounds * args.cycles  # every exchange kept the connection
+    core_median = statistics.median(core_us)
+    bare_median = statistics.median(bare_us)
+    ratios = [c / b for c, b in zip(core_us, bare_us, strict=True)]
+    print(f"rounds: {args.rounds} x {args.cycles} cycles")
+    print(f"core status exchange: {core_median:7.2f} us (median)")
+    print(f"bare h11 cycle:       {bare_median:7.2f} us (median)")
+    print(f"ratio core/bare:      {core_median / bare_median:7.3f} (median of rounds: "
+          f"{statistics.median(ratios):.3f}; goal <= 1.15)")
+
+
+if __name__ == "__main__":
+    main()
