@@ -1,0 +1,185 @@
+"""The Queue API docs' examples (/work/shared/QUEUE-API-DOCS.md), word for word, for the asyncio
+client. Changed: the import line;
+``api_key``/``base_url`` of the complete example (the emulator's); the manual-polling sleep
+(2 s -> 0.05 s). A snippet that uses a ``client``, ``video_file`` or ``job`` from its
+surroundings in the docs takes it as an argument.
+"""
+# ruff: noqa: F841
+# fmt: off
+
+import asyncio
+
+from transports.asyncio import (
+    DecartClient,
+    DecartSDKError,
+    QueueResultError,
+    QueueStatusError,
+    QueueSubmitError,
+    models,
+)
+
+API_KEY = "your-api-key"  # set by the test to the emulator's
+BASE_URL = None  # set by the test to the emulator's
+
+
+async def submit_a_job(client, video_file):
+    job = await client.queue.submit({
+        "model": models.video("lucy-2.1"),
+        "data": video_file,
+        "prompt": "Transform into anime style",
+    })
+
+    print(f"Job ID: {job.job_id}")
+    print(f"Status: {job.status}")  # "pending"
+    return job
+
+
+async def check_job_status(client, job):
+    status = await client.queue.status(job.job_id)
+
+    print(f"Status: {status.status}")  # "pending", "processing", "completed", or "failed"
+
+
+async def get_job_result(client, job):
+    # First check status
+    status = await client.queue.status(job.job_id)
+
+    if status.status == "completed":
+        result = await client.queue.result(job.job_id)
+
+        if result.status == "completed":
+            with open("output.mp4", "wb") as f:
+                f.write(result.data)
+        else:
+            print(f"Error: {result.error}")
+
+
+async def submit_and_poll(client):
+    with open("input.mp4", "rb") as video_file:
+        result = await client.queue.submit_and_poll({
+            "model": models.video("lucy-2.1"),
+            "data": video_file,
+            "prompt": "Transform into anime style",
+            "on_status_change": lambda job: print(f"Status: {job.status}"),
+        })
+
+    if result.status == "completed":
+        with open("output.mp4", "wb") as f:
+            f.write(result.data)
+    else:
+        print(f"Editing failed: {result.error}")
+
+
+async def edit_video():
+    async with DecartClient(api_key=API_KEY, base_url=BASE_URL) as client:
+        print("Submitting video editing job...")
+
+        with open("input.mp4", "rb") as video_file:
+            result = await client.queue.submit_and_poll({
+                "model": models.video("lucy-2.1"),
+                "data": video_file,
+                "prompt": "Transform into anime style",
+                "on_status_change": lambda job: print(f"  Status: {job.status}"),
+            })
+
+        if result.status == "completed":
+            with open("output.mp4", "wb") as f:
+                f.write(result.data)
+            print("Video saved to output.mp4")
+        else:
+            print(f"Editing failed: {result.error}")
+
+
+def complete_example():
+    asyncio.run(edit_video())
+
+
+async def manual_polling(client):
+    # Submit job
+    job = await client.queue.submit({
+        "model": models.video("lucy-2.1"),
+        "prompt": "A serene lake at sunset",
+    })
+
+    print(f"Job submitted: {job.job_id}")
+
+    # Manual polling loop
+    while True:
+        status = await client.queue.status(job.job_id)
+        print(f"Status: {status.status}")
+
+        if status.status == "completed":
+            result = await client.queue.result(job.job_id)
+            with open("output.mp4", "wb") as f:
+                f.write(result.data)
+            print("Video saved!")
+            break
+        if status.status == "failed":
+            print("Generation failed")
+            break
+
+        # Wait before next poll
+        await asyncio.sleep(0.05)
+
+
+async def manual_polling_with_data(client, video_file):
+    # The same, with the input video the model requires (the one line added: "data").
+    job = await client.queue.submit({
+        "model": models.video("lucy-2.1"),
+        "data": video_file,
+        "prompt": "A serene lake at sunset",
+    })
+
+    print(f"Job submitted: {job.job_id}")
+
+    # Manual polling loop
+    while True:
+        status = await client.queue.status(job.job_id)
+        print(f"Status: {status.status}")
+
+        if status.status == "completed":
+            result = await client.queue.result(job.job_id)
+            with open("output.mp4", "wb") as f:
+                f.write(result.data)
+            print("Video saved!")
+            break
+        if status.status == "failed":
+            print("Generation failed")
+            break
+
+        # Wait before next poll
+        await asyncio.sleep(0.05)
+
+
+async def error_handling(client):
+    try:
+        result = await client.queue.submit_and_poll({
+            "model": models.video("lucy-2.1"),
+            "prompt": "A beautiful sunset",
+        })
+    except QueueSubmitError as error:
+        print(f"Failed to submit job: {error.message}")
+    except QueueStatusError as error:
+        print(f"Failed to check status: {error.message}")
+    except QueueResultError as error:
+        print(f"Failed to get result: {error.message}")
+    except DecartSDKError as error:
+        print(f"SDK error: {error.message}")
+
+
+async def error_handling_with_data(client, video_file):
+    # The same, with the input video the model requires (the one line added: "data").
+    try:
+        result = await client.queue.submit_and_poll({
+            "model": models.video("lucy-2.1"),
+            "data": video_file,
+            "prompt": "A beautiful sunset",
+        })
+    except QueueSubmitError as error:
+        print(f"Failed to submit job: {error.message}")
+    except QueueStatusError as error:
+        print(f"Failed to check status: {error.message}")
+    except QueueResultError as error:
+        print(f"Failed to get result: {error.message}")
+    except DecartSDKError as error:
+        print(f"SDK error: {error.message}")
