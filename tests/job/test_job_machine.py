@@ -349,7 +349,7 @@ class JobMachineRules(RuleBasedStateMachine):
 
 
 TestJobMachine = JobMachineRules.TestCase
-TestJobMachine.settings = examples(300, stateful_step_count=40)
+TestJobMachine.settings = examples(500, stateful_step_count=40)
 
 
 # -- it always ends -------------------------------------------------------------------------
