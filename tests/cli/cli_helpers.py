@@ -85,6 +85,7 @@ class StreamWatcher:
         import threading  # noqa: PLC0415
 
         self.lines: list[str] = []
+        self.closed = False
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
@@ -94,11 +95,15 @@ class StreamWatcher:
             with self._cond:
                 self.lines.append(line.rstrip("\n"))
                 self._cond.notify_all()
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
 
     def wait_for(self, predicate: Any, timeout: float = 30.0) -> list[str]:
         with self._cond:
-            ok = self._cond.wait_for(lambda: predicate(self.lines), timeout)
-        assert ok, f"timed out; lines so far: {self.lines}"
+            self._cond.wait_for(lambda: self.closed or predicate(self.lines), timeout)
+            ok = predicate(self.lines)
+        assert ok, f"not seen (stream closed: {self.closed}); lines so far: {self.lines}"
         return list(self.lines)
 
     def text(self) -> str:

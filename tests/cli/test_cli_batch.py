@@ -38,7 +38,7 @@ def _journal(path: Path) -> list[dict[str, object]]:
 def test_batch_interrupted_and_resumed(emu: Emulator, video: Path, tmp_path: Path) -> None:
     inputs = _inputs(video, 4)
     # The first jobs stay pending long enough to be interrupted while being waited for.
-    emu.add_fault(Fault(job_pending_seconds=3, times=4))
+    emu.add_fault(Fault(job_pending_seconds=4, times=2))
     args = ["batch", *inputs, "-p", "x", "--out-dir", "out", "--concurrency", "2", *FAST]
     proc = start_cli(args, emu, tmp_path)
     err = StreamWatcher(proc.stderr)
