@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from transport_helpers import PENDING, PROCESSING, SCHEMES, SECRET, TRANSPORTS, Api, client_options
 
-from decart_emulator import Emulator
+from decart_emulator import Emulator, Fault
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -80,6 +80,12 @@ def connect(transport: str, emu: Emulator) -> Callable[..., Any]:
                 await client.close()
 
     return opened
+
+
+@pytest.fixture
+def instant_jobs(emu: Emulator) -> None:
+    """Jobs submitted in this test complete at once: for tests about bytes, not statuses."""
+    emu.add_fault(Fault(job_pending_seconds=0, job_processing_seconds=0, times=1000))
 
 
 @pytest.fixture

@@ -108,6 +108,7 @@ async def test_failed_job_is_a_failed_result(connect: Any, emu: Emulator) -> Non
 
 
 @pytest.mark.parametrize("kind", ["path", "str-path", "bytes", "bytesio", "open-file"])
+@pytest.mark.usefixtures("instant_jobs")
 async def test_every_kind_of_file_input(connect: Any, video: tuple[Path, bytes], kind: str) -> None:
     path, data = video
     source: Any = {
@@ -128,6 +129,7 @@ async def test_every_kind_of_file_input(connect: Any, video: tuple[Path, bytes],
     assert result.data == data
 
 
+@pytest.mark.usefixtures("instant_jobs")
 async def test_file_object_is_read_from_its_position(connect: Any) -> None:
     stream = io.BytesIO(b"HEADER" + b"body" * 1000)
     stream.seek(6)
@@ -136,6 +138,7 @@ async def test_file_object_is_read_from_its_position(connect: Any) -> None:
     assert result.data == b"body" * 1000
 
 
+@pytest.mark.usefixtures("instant_jobs")
 async def test_pipe_is_uploaded_chunked(connect: Any, emu: Emulator) -> None:
     """A non-seekable input has no size up front: the body goes with chunked encoding, read
     as the writer writes."""
@@ -161,6 +164,7 @@ async def test_pipe_is_uploaded_chunked(connect: Any, emu: Emulator) -> None:
     assert result.data == data
 
 
+@pytest.mark.usefixtures("instant_jobs")
 async def test_output_to_a_path_is_atomic(
     connect: Any, tmp_path: Path, video: tuple[Path, bytes]
 ) -> None:
@@ -182,6 +186,7 @@ async def test_output_to_a_path_is_atomic(
     assert sorted(p.name for p in out.parent.iterdir()) == ["result.mp4"]
 
 
+@pytest.mark.usefixtures("instant_jobs")
 async def test_output_to_a_file_object(connect: Any, video: tuple[Path, bytes]) -> None:
     path, data = video
     sink = io.BytesIO()
@@ -193,6 +198,7 @@ async def test_output_to_a_file_object(connect: Any, video: tuple[Path, bytes]) 
     assert sink.getvalue() == b"prefix:" + data
 
 
+@pytest.mark.usefixtures("instant_jobs")
 async def test_failed_download_leaves_no_partial_file(
     connect: Any, emu: Emulator, tmp_path: Path, video: tuple[Path, bytes]
 ) -> None:
@@ -210,6 +216,7 @@ async def test_failed_download_leaves_no_partial_file(
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.usefixtures("instant_jobs")
 async def test_existing_output_survives_a_failed_download(
     connect: Any, emu: Emulator, tmp_path: Path
 ) -> None:

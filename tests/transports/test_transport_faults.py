@@ -59,6 +59,7 @@ async def test_status_retried_after_the_connection_closed(connect: Any, emu: Emu
 
 
 @pytest.mark.parametrize("sink", ["memory", "path", "file"])
+@pytest.mark.usefixtures("instant_jobs")
 async def test_truncated_result_is_fetched_again(
     connect: Any, emu: Emulator, tmp_path: Path, video: tuple[Path, bytes], sink: str
 ) -> None:
@@ -260,6 +261,7 @@ async def test_cancel_mid_poll(connect: Any, emu: Emulator, transport: str) -> N
         api.assert_pool_clean()
 
 
+@pytest.mark.usefixtures("instant_jobs")
 async def test_cancel_mid_download(
     connect: Any, emu: Emulator, transport: str, tmp_path: Path, video: tuple[Path, bytes]
 ) -> None:
