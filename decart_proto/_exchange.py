@@ -178,52 +178,64 @@ def _send_body(
         yield SendBytes(conn, end, soon())
 
 
-def _next_event(http: h11.Connection) -> Any:
-    try:
-        return http.next_event()
-    except h11.ProtocolError as exc:
-        raise RemoteProtocolError(f"the server broke HTTP/1.1: {exc}") from None
-
-
 def _receive(
     conn: Connection, soon: Callable[[], float], sink: Sink | None
 ) -> Generator[Op, Any, Response]:
+    # Starts by receiving: a connection's buffer is empty when an exchange begins (a fresh
+    # one; a kept-alive one is pooled only without trailing bytes), so asking h11 first would
+    # only hear NEED_DATA. Events are told apart by exact type, which is much cheaper than
+    # isinstance() on h11's ABC-based events, and h11 never subclasses them.
     http = conn.http
     head: h11.Response | None = None
     streaming = False
     kept: list[bytes] = []
     size = 0
+    received = 0
     while True:
-        event = _next_event(http)
-        if event is h11.NEED_DATA:
-            data: bytes = yield Receive(conn, RECEIVE_SIZE, soon())
-            if not data and head is None:
-                # Said here because h11's words for it name its own states, not the problem.
-                raise RemoteProtocolError("the server closed the connection without a response")
-            http.receive_data(data)
-        elif isinstance(event, h11.Response):
-            # h11 bounds a head that arrives in pieces; one that came in a single read is
-            # measured here (name, value, ": " and CRLF per line), so the bound is the same.
-            if sum(len(k) + len(v) + 4 for k, v in event.headers) + len(event.reason) > MAX_HEAD:
-                raise RemoteProtocolError(f"the response head is larger than {MAX_HEAD} bytes")
-            head = event
-            streaming = sink is not None and 200 <= event.status_code < 300
-        elif isinstance(event, h11.Data):
-            if streaming:
-                assert sink is not None
-                yield from sink(bytes(event.data))
-                continue
-            kept.append(bytes(event.data))
-            size += len(event.data)
-            if size > MAX_SMALL_BODY:
+        data: bytes = yield Receive(conn, RECEIVE_SIZE, soon())
+        if not data and head is None:
+            # Said here because h11's words for it name its own states, not the problem.
+            raise RemoteProtocolError("the server closed the connection without a response")
+        received += len(data)
+        http.receive_data(data)
+        while True:
+            try:
+                # Any: exact-type tests below do what isinstance() would, but mypy cannot see it.
+                event: Any = http.next_event()
+            except h11.ProtocolError as exc:
+                raise RemoteProtocolError(f"the server broke HTTP/1.1: {exc}") from None
+            kind = type(event)
+            if kind is h11.Data:
+                if streaming:
+                    assert sink is not None
+                    yield from sink(bytes(event.data))
+                    continue
+                kept.append(bytes(event.data))
+                size += len(event.data)
+                if size > MAX_SMALL_BODY:
+                    assert head is not None
+                    # Stop reading: the connection is then not reused, so no need to drain it.
+                    return Response(head.status_code, tuple(head.headers), b"".join(kept), True)
+            elif event is h11.NEED_DATA:
+                break
+            elif kind is h11.Response:
+                # h11 bounds a head that arrives in pieces; one that came whole in fewer bytes
+                # than the bound is within it; only a bigger read needs the head measured
+                # (name, value, ": " and CRLF per line).
+                if received > MAX_HEAD and _head_size(event) > MAX_HEAD:
+                    raise RemoteProtocolError(f"the response head is larger than {MAX_HEAD} bytes")
+                head = event
+                streaming = sink is not None and 200 <= event.status_code < 300
+            elif kind is h11.EndOfMessage:
                 assert head is not None
-                # Stop reading: the connection is then not reused, so no need to drain it.
-                return Response(head.status_code, tuple(head.headers), b"".join(kept), True)
-        elif isinstance(event, h11.EndOfMessage):
-            assert head is not None
-            return Response(head.status_code, tuple(head.headers), b"".join(kept))
-        else:
-            # 100 Continue and the like: the real response follows. (ConnectionClosed cannot
-            # come: an EOF before the head is refused above, and one after it either ends a
-            # read-until-close body, returned above, or is a truncation h11 raises on.)
-            assert isinstance(event, h11.InformationalResponse), event
+                return Response(head.status_code, tuple(head.headers), b"".join(kept))
+            else:
+                # 100 Continue and the like: the real response follows. (ConnectionClosed
+                # cannot come: an EOF before the head is refused above, and one after it
+                # either ends a read-until-close body, returned above, or is a truncation h11
+                # raises on.)
+                assert kind is h11.InformationalResponse, event
+
+
+def _head_size(head: h11.Response) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in head.headers) + len(head.reason)

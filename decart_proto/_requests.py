@@ -20,6 +20,7 @@ __all__ = [
     "Credentials",
     "Origin",
     "Target",
+    "job_id_problem",
     "job_path",
     "parse_base_url",
     "result_request",
@@ -125,17 +126,25 @@ _HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
 def job_path(job_id: str, suffix: str = "") -> str:
     """``/v1/jobs/{job_id}{suffix}`` with the id percent-encoded, refusing ids that could
     leave ``/v1/jobs/`` once a proxy decodes them."""
+    problem = job_id_problem(job_id)
+    if problem is not None:
+        raise LocalProtocolError(f"job id {job_id!r} {problem}; job ids come from submit()")
+    if _UNRESERVED.fullmatch(job_id):  # the usual id: nothing to encode
+        return f"/v1/jobs/{job_id}{suffix}"
+    return f"/v1/jobs/{quote(job_id, safe='-._~')}{suffix}"
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def job_id_problem(job_id: object) -> str | None:
+    """Why *job_id* cannot name a job in a URL path, or None when it can."""
     if not isinstance(job_id, str) or not job_id:
-        raise LocalProtocolError(
-            f"job id {job_id!r} is empty or not a string; job ids come from submit()"
-        )
+        return "is empty or not a string"
     if job_id in (".", "..") or "/" in job_id or "\\" in job_id:
         bad = "/" if "/" in job_id else "\\" if "\\" in job_id else job_id
-        raise LocalProtocolError(
-            f"job id {job_id!r} contains {bad!r}, which would leave /v1/jobs/; "
-            "job ids come from submit()"
-        )
-    return f"/v1/jobs/{quote(job_id, safe='-._~')}{suffix}"
+        return f"contains {bad!r}, which would leave /v1/jobs/"
+    return None
 
 
 def _headers(target: Target, creds: Credentials) -> list[tuple[str, str]]:

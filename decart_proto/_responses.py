@@ -16,13 +16,12 @@ from typing import Any, Literal
 
 from ._errors import (
     DecartSDKError,
-    LocalProtocolError,
     QueueResultError,
     QueueStatusError,
     QueueSubmitError,
     RemoteProtocolError,
 )
-from ._requests import job_path
+from ._requests import job_id_problem
 
 __all__ = [
     "JOB_STATUSES",
@@ -159,7 +158,7 @@ def read_job_json(
     parsed = _parse_json(body)
     job_id = parsed.get("job_id") if isinstance(parsed, dict) else None
     status = parsed.get("status") if isinstance(parsed, dict) else None
-    if isinstance(job_id, str) and _usable_job_id(job_id):
+    if isinstance(job_id, str) and job_id_problem(job_id) is None:
         if status in JOB_STATUSES:
             return job_id, status
         problem = f"unknown job status {status!r}"
@@ -173,14 +172,6 @@ def read_job_json(
     raise op.error(
         f"Failed to {op.phrase}: {cause.message}", data={"status": status_code}, cause=cause
     )
-
-
-def _usable_job_id(job_id: str) -> bool:
-    try:
-        job_path(job_id)
-    except LocalProtocolError:
-        return False
-    return True
 
 
 _SECONDS = re.compile(r"-?[0-9]+")
