@@ -106,11 +106,20 @@ class Credentials:
     api_key: str = field(repr=False)
     transport: str = "sans-io"
     integration: str | None = None
+    # Status and result requests already built with these credentials, by (target, path):
+    # a job is polled with the very same request every time, and h11's validation of a
+    # request costs as much as the rest of an exchange. Kept here, not in a module-level
+    # cache, so that no API key outlives the credentials that hold it.
+    _built: dict[tuple[Target, str], h11.Request] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if not self.api_key or not _HEADER_VALUE.fullmatch(self.api_key):
             # The key itself is never echoed: it may be a real secret pasted by mistake.
             raise LocalProtocolError("the API key must be non-empty visible ASCII")
+        if not _HEADER_VALUE.fullmatch(self.transport):
+            raise LocalProtocolError(f"transport {self.transport!r} must be visible ASCII")
         if self.integration is not None and not _HEADER_VALUE.fullmatch(self.integration):
             raise LocalProtocolError(f"integration {self.integration!r} must be visible ASCII")
 
@@ -165,11 +174,28 @@ def submit_request(target: Target, creds: Credentials, path: str, body: BodyPlan
     return h11.Request(method="POST", target=target.prefix + path, headers=headers)
 
 
+# How many built requests one Credentials keeps: far more jobs than a client polls at once.
+MAX_BUILT = 256
+
+
+def _get_request(target: Target, creds: Credentials, path: str, accept: bool) -> h11.Request:
+    built = creds._built
+    key = (target, path)
+    request = built.get(key)
+    if request is None:
+        headers = _headers(target, creds)
+        if accept:
+            headers.append(("Accept", "application/json"))
+        request = h11.Request(method="GET", target=target.prefix + path, headers=headers)
+        if len(built) >= MAX_BUILT:
+            built.clear()
+        built[key] = request
+    return request
+
+
 def status_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
-    headers = [*_headers(target, creds), ("Accept", "application/json")]
-    return h11.Request(method="GET", target=target.prefix + job_path(job_id), headers=headers)
+    return _get_request(target, creds, job_path(job_id), True)
 
 
 def result_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
-    path = target.prefix + job_path(job_id, "/content")
-    return h11.Request(method="GET", target=path, headers=_headers(target, creds))
+    return _get_request(target, creds, job_path(job_id, "/content"), False)
