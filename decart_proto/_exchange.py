@@ -73,8 +73,26 @@ def exchange(
         conn: Connection = yield Acquire(origin, soon(), fresh)
     except NetworkError as exc:
         raise ExchangeFailed(exc, sent=False) from None
+    # One generator frame for the whole exchange (no helper generator in the common path):
+    # every op of every exchange passes through each frame above it.
     try:
-        response = yield from _converse(conn, request, body, clock, soon, deadline, sink)
+        try:
+            head = _send(conn, request)
+            if body is None:
+                # A bodiless request ends with its head; h11 must be told, or the connection
+                # never counts as finished and is never reused. (This sends no bytes.)
+                _send(conn, h11.EndOfMessage())
+            yield SendBytes(conn, head, soon())
+            if body is not None:
+                yield from _send_body(conn, body, soon, deadline)
+        except NetworkError as exc:
+            window = min(deadline, clock() + EARLY_RESPONSE_WINDOW)
+            response = yield from _early_response(conn, exc, window)
+        else:
+            try:
+                response = yield from _receive(conn, soon, sink)
+            except NetworkError as exc:
+                raise ExchangeFailed(exc, sent=True) from None
     except GeneratorExit:
         # Closed by a cancelled transport: it closes the connections it still holds.
         raise
@@ -96,36 +114,16 @@ def exchange(
     return response
 
 
-def _converse(
-    conn: Connection,
-    request: h11.Request,
-    body: BodyPlan | None,
-    clock: Clock,
-    soon: Callable[[], float],
-    deadline: float,
-    sink: Sink | None,
+def _early_response(
+    conn: Connection, failure: NetworkError, window: float
 ) -> Generator[Op, Any, Response]:
+    """The server may have answered before reading the whole body, then closed: that answer
+    (a 401, a 413) is worth more than the broken pipe it caused. Without one, the send's
+    failure is the exchange's."""
     try:
-        head = _send(conn, request)
-        if body is None:
-            # A bodiless request ends with its head; h11 must be told, or the connection
-            # never counts as finished and is never reused. (This sends no bytes.)
-            _send(conn, h11.EndOfMessage())
-        yield SendBytes(conn, head, soon())
-        if body is not None:
-            yield from _send_body(conn, body, soon, deadline)
-    except NetworkError as exc:
-        # The server may have answered before reading the whole body, then closed: that
-        # answer (a 401, a 413) is worth more than the broken pipe it caused.
-        window = min(deadline, clock() + EARLY_RESPONSE_WINDOW)
-        try:
-            return (yield from _receive(conn, lambda: window, None))
-        except NetworkError:
-            raise ExchangeFailed(exc, sent=True) from None
-    try:
-        return (yield from _receive(conn, soon, sink))
-    except NetworkError as exc:
-        raise ExchangeFailed(exc, sent=True) from None
+        return (yield from _receive(conn, lambda: window, None))
+    except NetworkError:
+        raise ExchangeFailed(failure, sent=True) from None
 
 
 def _send(conn: Connection, event: h11.Event) -> bytes:

@@ -18,6 +18,7 @@ from decart_proto import (
     status_request,
     submit_request,
 )
+from decart_proto._requests import MAX_BUILT
 
 KEY = "sk-test-123"
 UA = f"decart-proto/{__version__}"
@@ -218,3 +219,38 @@ def test_bad_api_keys_are_refused_without_echo(key: str) -> None:
 def test_bad_integrations_are_refused(integration: str) -> None:
     with pytest.raises(LocalProtocolError):
         Credentials(KEY, integration=integration)
+
+
+@pytest.mark.parametrize("transport", ["", "a\r\nb", "é"])
+def test_bad_transport_names_are_refused(transport: str) -> None:
+    with pytest.raises(LocalProtocolError):
+        Credentials(KEY, transport)
+
+
+# -- requests built once per job ---------------------------------------------------------------
+
+
+def test_a_job_is_polled_with_the_same_request() -> None:
+    target = parse_base_url("http://h:1")
+    creds = Credentials(KEY)
+    first = status_request(target, creds, "j")
+    assert status_request(target, creds, "j") is first
+    assert status_request(parse_base_url("http://h:1"), creds, "j") is first  # equal target
+    assert result_request(target, creds, "j") is not first
+    assert status_request(target, creds, "k") is not first
+    other = status_request(parse_base_url("http://h:2"), creds, "j")
+    assert wire(other).splitlines()[1] == b"Host: h:2"
+    # Equal credentials are equal whatever they have built.
+    assert creds == Credentials(KEY)
+    assert hash(creds) == hash(Credentials(KEY))
+
+
+def test_built_requests_are_bounded_and_stay_right() -> None:
+    target = parse_base_url("http://h")
+    creds = Credentials(KEY)
+    for i in range(MAX_BUILT * 2 + 3):
+        request = status_request(target, creds, f"job{i}")
+        assert request.target == f"/v1/jobs/job{i}".encode()
+        assert len(creds._built) <= MAX_BUILT
+    with pytest.raises(LocalProtocolError):
+        status_request(target, creds, "../x")  # a refusal is never remembered as a request
