@@ -45,8 +45,8 @@ def dot() -> str:
     for source, events in TRANSITIONS.items():
         for event, target in events.items():
             edges[source, target].append(event)
-    for (source, target), events in edges.items():
-        label = "\\n".join(_quote(e.value)[1:-1] for e in events)
+    for (source, target), shared in edges.items():
+        label = "\\n".join(_quote(e.value)[1:-1] for e in shared)
         lines.append(f'  {_quote(source.value)} -> {_quote(target.value)} [label="{label}"];')
     for state in (JobState.SUBMITTING, JobState.POLLING):
         lines.append(

@@ -224,22 +224,22 @@ class Server:
             self._fault_response(wire, fault)
             return
         job_id = target.removeprefix("/v1/jobs/").removesuffix("/content")
-        job = self.jobs.get(job_id)
         if fault not in ANSWERED:
             self._fault_response(wire, fault)
             return
-        if job is None:
+        found = self.jobs.get(job_id)
+        if found is None:
             self._respond(wire, 404, {"detail": "Job not found"})
             return
         if record.kind == "status":
-            self._job_answer(wire, job, fault)
+            self._job_answer(wire, found, fault)
             return
-        status = job.status(now)
+        status = found.status(now)
         if status != "completed":
             detail = "Job failed" if status == "failed" else f"Job is not completed ({status})"
             self._respond(wire, 409, {"detail": detail})
             return
-        self._respond(wire, 200, job.result, truncate=fault == "truncate", fault=fault)
+        self._respond(wire, 200, found.result, truncate=fault == "truncate", fault=fault)
 
     def _check_form(self, wire: Wire) -> None:
         assert wire.head is not None

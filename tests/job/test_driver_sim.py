@@ -123,7 +123,7 @@ scenarios = st.builds(
     strict=st.booleans(),
     source=st.sampled_from(["bytes", "bytesio", "pipe"]),
     video=st.binary(max_size=3000),
-    prompt=st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
+    prompt=st.text(st.characters(exclude_categories=["Cs"]), max_size=20),
     to_output=st.booleans(),
     timeout=st.sampled_from([3.0, 20.0, 300.0]),
     request_timeout=st.sampled_from([1.0, 10.0, 60.0]),

@@ -270,8 +270,8 @@ class JobMachineRules(RuleBasedStateMachine):
         def check(until: float) -> bool:
             wait = until - at
             if retry_after is not None:
-                return math.isclose(wait, min(retry_after, policy.max_retry_after))
-            full = min(policy.backoff_cap, policy.backoff_base * 2 ** (retry - 1))
+                return bool(math.isclose(wait, min(retry_after, policy.max_retry_after)))
+            full = min(policy.backoff_cap, policy.backoff_base * 2.0 ** (retry - 1))
             return full / 2 - 1e-9 <= wait <= full + 1e-9
 
         return check
@@ -324,12 +324,13 @@ class JobMachineRules(RuleBasedStateMachine):
         self.m.deadline_passed(self.now, _error(self.mode))  # harmless once ended
         assert self.m.next_action(self.now) == final
         assert self.m.error is error
-        for tell in (
+        tells: tuple[Callable[[], object], ...] = (
             lambda: self.m.submitted(self.now, "job-2", status),
             lambda: self.m.status_received(self.now, status),
             self.m.fetched,
             lambda: self.m.failed(self.now, Failure(_error(self.mode), True, None, True)),
-        ):
+        )
+        for tell in tells:
             with pytest.raises(LocalProtocolError):
                 tell()
 
