@@ -4,6 +4,7 @@ and with trailing data; keep-alive reuse; early responses; EOF and truncation; l
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections.abc import Generator
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import h11
 import pytest
 from core_helpers import NOW, ORIGIN, SPLITS, FakeExecutor, Run, parse_request
+from hypothesis import given
+from hypothesis import strategies as st
 
 from decart_proto import (
     Acquire,
@@ -131,6 +134,16 @@ def test_trailing_data_is_not_a_response_but_spoils_reuse(name: str, trailer: by
     assert [r.reuse for r in run.releases] == [False]
 
 
+@given(name=st.sampled_from(sorted(CANNED)), cuts=st.lists(st.integers(0, 400), max_size=8))
+def test_canned_responses_split_anywhere(name: str, cuts: list[int]) -> None:
+    raw, status, body, reusable = CANNED[name]
+    points = sorted({0, len(raw), *(c for c in cuts if c < len(raw))})
+    chunks = [raw[a:b] for a, b in itertools.pairwise(points)]
+    run = FakeExecutor(chunks).run(status_exchange())
+    assert (run.value.status, run.value.body) == (status, body)
+    assert [r.reuse for r in run.releases] == [reusable]
+
+
 def test_headers_are_returned_lowercased() -> None:
     raw = response(429, b"", ("Retry-After", "3"), ("X-Request-ID", "r1"))
     run = FakeExecutor([raw]).run(status_exchange())
@@ -204,6 +217,7 @@ def test_eof_and_truncation_are_remote_protocol_errors(raw: bytes, split: str) -
         b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
     ],
 )
 def test_malformed_responses(raw: bytes) -> None:
