@@ -10,6 +10,7 @@ driver's clock, so a loop with a virtual clock runs the client on virtual time.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ssl
 import sys
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,7 @@ _CHUNK = 1 << 20
 # Stop reading from the socket while this much is received and not yet asked for, so that a
 # download is paced by its consumer (the output file) and memory stays bounded.
 _HIGH_WATER = 4 << 20
+_TLS_HIGH_WATER = 4 << 20
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -69,7 +71,10 @@ class _Stream(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
+        # What arrived and was not asked for yet: the transport's own bytes objects, so that a
+        # receive that takes whole chunks copies nothing (one join when it takes several).
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
         self.eof = False
         self.lost = False
         self.error: BaseException | None = None
@@ -85,8 +90,9 @@ class _Stream(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if len(self.buffer) > _HIGH_WATER and not self.reading_paused and self.transport:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > _HIGH_WATER and not self.reading_paused and self.transport:
             self.reading_paused = True
             self.transport.pause_reading()
         _wake(self.on_data)
@@ -132,19 +138,28 @@ class _Stream(asyncio.Protocol):
         return NetworkError("the connection was closed")
 
     async def receive(self, max_bytes: int, deadline: float) -> bytes:
-        while not self.buffer:
+        while not self.chunks:
             if self.eof:
                 if self.error is not None:
                     raise self._broken()
                 return b""
             await self._wait(deadline, reading=True)
-        if len(self.buffer) <= max_bytes:
-            data = bytes(self.buffer)
-            self.buffer.clear()
+        chunks = self.chunks
+        first = chunks.popleft()
+        if len(first) >= max_bytes:
+            data = first[:max_bytes]
+            if len(first) > max_bytes:
+                chunks.appendleft(first[max_bytes:])
         else:
-            data = bytes(self.buffer[:max_bytes])
-            del self.buffer[:max_bytes]
-        if self.reading_paused and len(self.buffer) <= _HIGH_WATER // 2 and not self.lost:
+            parts = [first]
+            size = len(first)
+            while chunks and size + len(chunks[0]) <= max_bytes:
+                part = chunks.popleft()
+                parts.append(part)
+                size += len(part)
+            data = first if len(parts) == 1 else b"".join(parts)
+        self.buffered -= len(data)
+        if self.reading_paused and self.buffered <= _HIGH_WATER // 2 and not self.lost:
             self.reading_paused = False
             assert self.transport is not None
             self.transport.resume_reading()
@@ -230,14 +245,20 @@ class AsyncioIO(AsyncIO):
                     )
                 except asyncio.SendfileNotAvailableError:
                     pass  # not a plain socket transport after all: send chunks
-            sent = 0
-            while sent < region.length:
-                # One chunk at a time from a local file: short enough to read on the loop.
-                chunk = f.read(min(_CHUNK, region.length - sent))
-                if not chunk:
-                    break
-                await stream.send(chunk, deadline)
-                sent += len(chunk)
+            # TLS, or a file without a descriptor: chunks, each read on the loop (one read
+            # from a local file is short). A deeper write buffer keeps the TLS layer busy.
+            transport.set_write_buffer_limits(high=_TLS_HIGH_WATER)
+            try:
+                sent = 0
+                while sent < region.length:
+                    chunk = f.read(min(_CHUNK, region.length - sent))
+                    if not chunk:
+                        break
+                    await stream.send(chunk, deadline)
+                    sent += len(chunk)
+            finally:
+                if not transport.is_closing():
+                    transport.set_write_buffer_limits()
             return sent
 
     async def receive(self, stream: _Stream, max_bytes: int, deadline: float) -> bytes:
@@ -250,12 +271,8 @@ class AsyncioIO(AsyncIO):
         return await asyncio.to_thread(fn, *args)
 
     def is_stale(self, stream: _Stream) -> bool:
-        return (
-            stream.eof
-            or bool(stream.buffer)
-            or stream.transport is None
-            or (stream.transport.is_closing())
-        )
+        transport = stream.transport
+        return stream.eof or bool(stream.chunks) or transport is None or transport.is_closing()
 
     def close(self, stream: _Stream) -> None:
         stream.close()

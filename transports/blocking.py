@@ -9,6 +9,7 @@ import contextlib
 import inspect
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Generator, Mapping
@@ -200,20 +201,31 @@ def _send_file(op: SendFile) -> None:
     with opened_region(region) as f:
         try:
             f.fileno()
-            native = True
+            native = not isinstance(sock, ssl.SSLSocket)
         except (AttributeError, OSError, ValueError):
             native = False
         if native:
-            # socket.sendfile uses os.sendfile on plain TCP and falls back to send() for TLS.
+            # os.sendfile: the kernel copies from the page cache, no bytes pass through Python.
             sent = sock.sendfile(f, region.offset, region.length)
         else:
+            # TLS (where socket.sendfile would fall back to 8 KiB sends) or a file without a
+            # descriptor: 1 MiB reads into one buffer, each sent whole.
             sent = 0
+            buf = bytearray(_SENDFILE_CHUNK)
+            view = memoryview(buf)
+            readinto = getattr(f, "readinto", None)
             while sent < region.length:
-                chunk = f.read(min(_SENDFILE_CHUNK, region.length - sent))
-                if not chunk:
+                want = min(_SENDFILE_CHUNK, region.length - sent)
+                if readinto is not None:
+                    got = readinto(view[:want]) or 0
+                else:
+                    chunk = f.read(want)
+                    got = len(chunk)
+                    view[:got] = chunk
+                if not got:
                     break
-                sock.sendall(chunk)
-                sent += len(chunk)
+                sock.sendall(view[:got])
+                sent += got
     if sent != region.length:
         raise short_file(region, sent)
 
@@ -245,7 +257,13 @@ class DecartClient:
         max_idle_connections: int = 8,
     ) -> None:
         self._config = ClientConfig.make(
-            api_key, base_url, integration, ssl_context, poll, retry, timeouts,
+            api_key,
+            base_url,
+            integration,
+            ssl_context,
+            poll,
+            retry,
+            timeouts,
             max_idle_connections,
         )
         self._driver = self._config.driver(time.monotonic, "blocking")
