@@ -71,45 +71,10 @@ async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
     raise IOTimeout("timed out")
 
 
-class _Conn:
-    """A trio stream, and whether its TLS layer already reported the end of the stream (trio's
-    SSLStream reports it once, then calls itself broken)."""
-
-    __slots__ = ("eof", "stream")
-
-    def __init__(self, stream: Stream) -> None:
-        self.stream = stream
-        self.eof = False
-
-    @property
-    def socket(self) -> trio.socket.SocketType:
-        stream = self.stream
-        if isinstance(stream, trio.SSLStream):
-            return stream.transport_stream.socket
-        return stream.socket
-
-
-async def _decrypted_already(conn: _Conn, data: bytes, max_bytes: int) -> bytes:
-    """*data* and whatever more the TLS layer holds decrypted-ready, up to *max_bytes*.
-
-    An SSLStream returns at most one TLS record (16 KiB) per receive; asking again inside an
-    already-cancelled scope takes what its buffer holds without waiting for the network (trio
-    allows cancelling a receive), so a download costs the driver a few times fewer steps."""
-    parts = [data]
-    size = len(data)
-    with trio.CancelScope() as scope:
-        scope.cancel()
-        try:
-            while size < max_bytes:
-                more = await conn.stream.receive_some(max_bytes - size)
-                if not more:
-                    conn.eof = True
-                    break
-                parts.append(bytes(more))
-                size += len(more)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the next receive reports it
-    return b"".join(parts)
+def _socket(stream: Stream) -> trio.socket.SocketType:
+    if isinstance(stream, trio.SSLStream):
+        return stream.transport_stream.socket
+    return stream.socket
 
 
 class TrioIO(AsyncIO):
@@ -121,20 +86,19 @@ class TrioIO(AsyncIO):
     async def connect(self, origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> object:
         tcp = await _within(deadline, trio.open_tcp_stream(origin.host, origin.port))
         if tls is None:
-            return _Conn(tcp)
+            return tcp
         stream = trio.SSLStream(tcp, tls, server_hostname=origin.host, https_compatible=True)
         try:
             await _within(deadline, stream.do_handshake())
         except BaseException:
             tcp.socket.close()
             raise
-        return _Conn(stream)
+        return stream
 
-    async def send(self, conn: _Conn, data: bytes, deadline: float) -> None:
-        await _within(deadline, conn.stream.send_all(data))
+    async def send(self, stream: Stream, data: bytes, deadline: float) -> None:
+        await _within(deadline, stream.send_all(data))
 
-    async def send_file(self, conn: _Conn, region: FileRegion, deadline: float) -> int:
-        stream = conn.stream
+    async def send_file(self, stream: Stream, region: FileRegion, deadline: float) -> int:
         assert region.length is not None
         sent = 0
         with opened_region(region) as f:
@@ -147,13 +111,8 @@ class TrioIO(AsyncIO):
                 sent += len(chunk)
         return sent
 
-    async def receive(self, conn: _Conn, max_bytes: int, deadline: float) -> bytes:
-        if conn.eof:
-            return b""
-        data = bytes(await _within(deadline, conn.stream.receive_some(max_bytes)))
-        if data and len(data) < max_bytes and isinstance(conn.stream, trio.SSLStream):
-            return await _decrypted_already(conn, data, max_bytes)
-        return data
+    async def receive(self, stream: Stream, max_bytes: int, deadline: float) -> bytes:
+        return bytes(await _within(deadline, stream.receive_some(max_bytes)))
 
     async def sleep_until(self, until: float) -> None:
         await trio.sleep_until(until)
@@ -161,19 +120,18 @@ class TrioIO(AsyncIO):
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
 
-    def is_stale(self, conn: _Conn) -> bool:
-        if conn.eof:
-            return True
+    def is_stale(self, stream: Stream) -> bool:
+        sock = _socket(stream)
         try:
-            readable, _, _ = select.select([conn.socket.fileno()], [], [], 0)
+            readable, _, _ = select.select([sock.fileno()], [], [], 0)
         except (OSError, ValueError):
             return True
         return bool(readable)
 
-    def close(self, conn: _Conn) -> None:
+    def close(self, stream: Stream) -> None:
         # Synchronous on purpose: it runs while a call is being cancelled, where an await
         # would be cancelled too. trio wakes any task still waiting on the socket.
-        conn.socket.close()
+        _socket(stream).close()
 
 
 class DecartClient(AsyncDecartClient):
