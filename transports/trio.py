@@ -2,7 +2,7 @@
 
 Deadlines are trio cancel scopes on trio's clock, which is also the driver's clock, so a test
 under ``trio.testing.MockClock`` runs polling and timeouts in virtual time. Uploads are sent
-in chunks (trio has no ``sendfile``).
+in chunks (trio has no ``sendfile``); TLS is ``_trio_tls`` over trio's SocketStream.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ._errors import (
     QueueSubmitError,
     RemoteProtocolError,
 )
+from ._trio_tls import TlsStream
 
 # The names of the Queue API docs' imports, so their examples run with the import line changed.
 __all__ = [
@@ -52,7 +53,7 @@ __all__ = [
 
 T = TypeVar("T")
 _CHUNK = 1 << 20
-Stream = trio.SocketStream | trio.SSLStream[trio.SocketStream]
+Stream = trio.SocketStream | TlsStream
 
 
 async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
@@ -71,12 +72,6 @@ async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
     raise IOTimeout("timed out")
 
 
-def _socket(stream: Stream) -> trio.socket.SocketType:
-    if isinstance(stream, trio.SSLStream):
-        return stream.transport_stream.socket
-    return stream.socket
-
-
 class TrioIO(AsyncIO):
     name = "trio"
 
@@ -87,9 +82,9 @@ class TrioIO(AsyncIO):
         tcp = await _within(deadline, trio.open_tcp_stream(origin.host, origin.port))
         if tls is None:
             return tcp
-        stream = trio.SSLStream(tcp, tls, server_hostname=origin.host, https_compatible=True)
+        stream = TlsStream(tcp, tls, origin.host)
         try:
-            await _within(deadline, stream.do_handshake())
+            await _within(deadline, stream.handshake())
         except BaseException:
             tcp.socket.close()
             raise
@@ -121,7 +116,7 @@ class TrioIO(AsyncIO):
         return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
 
     def is_stale(self, stream: Stream) -> bool:
-        sock = _socket(stream)
+        sock = stream.socket
         try:
             readable, _, _ = select.select([sock.fileno()], [], [], 0)
         except (OSError, ValueError):
@@ -131,7 +126,7 @@ class TrioIO(AsyncIO):
     def close(self, stream: Stream) -> None:
         # Synchronous on purpose: it runs while a call is being cancelled, where an await
         # would be cancelled too. trio wakes any task still waiting on the socket.
-        _socket(stream).close()
+        stream.socket.close()
 
 
 class DecartClient(AsyncDecartClient):
