@@ -21,7 +21,9 @@ from ._requests import Origin
 
 __all__ = ["ExchangeFailed", "Response", "exchange"]
 
-RECEIVE_SIZE = 256 * 1024
+# 64 KiB stays under glibc's mmap threshold: 256 KiB reads were mapped and unmapped per chunk
+# and cut download throughput by 3x (benchmarks/bench_download.py, docs/benchmarks.md).
+RECEIVE_SIZE = 64 * 1024
 READ_FILE_SIZE = 256 * 1024
 # JSON answers and error bodies are small; a body past this is not kept (errors are truncated,
 # a JSON answer is a protocol error).
