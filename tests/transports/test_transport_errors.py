@@ -165,3 +165,14 @@ def test_each_module_exports_the_docs_names() -> None:
             assert getattr(module, name) is not None
         exported.append(sorted(module.__all__))
     assert exported[0] == exported[1] == exported[2]
+
+
+async def test_early_401_during_a_large_upload(connect: Any, emu: Emulator, tmp_path: Any) -> None:
+    """The server refuses the key before reading the body: its answer, not the broken pipe it
+    causes, is what the caller gets."""
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * (48 << 20))
+    async with connect(api_key="not-the-key") as api:
+        with pytest.raises(api.module.QueueSubmitError) as caught:
+            await api.queue.submit({"model": MODEL, "data": big, "prompt": "x"})
+    assert caught.value.data["status"] == 401
