@@ -216,6 +216,7 @@ class AsyncDecartClient:
         self._driver = self._config.driver(self._io.clock, self._io.name)
         self._pool = ConnectionPool(max_idle_connections)
         self._tls: ssl.SSLContext | None = None
+        self._closed = False
         self.base_url = self._config.base_url
         self.integration = integration
         self.queue = QueueClient(self)
@@ -233,8 +234,8 @@ class AsyncDecartClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the idle connections. Calls still running keep theirs and close them when
-        they end (a released connection is then pooled again: close once nothing runs)."""
+        """Close the idle connections, and those that calls still running give back later."""
+        self._closed = True
         for conn in self._pool.drain():
             self._io.close(conn.stream)
 
@@ -261,7 +262,7 @@ class AsyncDecartClient:
         return Connection(origin, await self._io.connect(origin, tls, op.deadline))
 
     def _release(self, conn: Connection, reuse: bool) -> None:
-        closing = self._pool.give_back(conn, reuse)
+        closing = self._pool.give_back(conn, reuse and not self._closed)
         if closing is not None:
             self._io.close(closing.stream)
 

@@ -269,6 +269,7 @@ class DecartClient:
         self._driver = self._config.driver(time.monotonic, "blocking")
         self._pool = ConnectionPool(max_idle_connections)
         self._lock = threading.Lock()
+        self._closed = False
         self._tls: Any = None
         self.base_url = self._config.base_url
         self.integration = integration
@@ -284,7 +285,9 @@ class DecartClient:
         self.close()
 
     def close(self) -> None:
+        """Close the idle connections, and those that calls still running give back later."""
         with self._lock:
+            self._closed = True
             idle = self._pool.drain()
         for conn in idle:
             _close(conn)
@@ -323,7 +326,7 @@ class DecartClient:
 
     def _release(self, conn: Connection, reuse: bool) -> None:
         with self._lock:
-            closing = self._pool.give_back(conn, reuse)
+            closing = self._pool.give_back(conn, reuse and not self._closed)
         if closing is not None:
             _close(closing)
 

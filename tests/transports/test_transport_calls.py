@@ -241,3 +241,21 @@ async def test_connections_are_kept_alive(connect: Any, emu: Emulator) -> None:
         idle = api.idle_connections()
         assert [conn.exchanges for conn in idle] == [6]
         api.assert_pool_clean()
+
+
+async def test_close_also_closes_what_running_calls_give_back(connect: Any) -> None:
+    async with connect() as api:
+        job = await api.queue.submit({"model": MODEL, "data": b"v", "prompt": "x"})
+        assert len(api.idle_connections()) == 1
+        await _close(api)
+        assert api.idle_connections() == []
+        # A call after close still works, and pools nothing.
+        assert (await api.queue.status(job.job_id)).job_id == job.job_id
+        assert api.idle_connections() == []
+
+
+async def _close(api: Any) -> None:
+    if api.transport == "blocking":
+        api.client.close()
+    else:
+        await api.client.close()
