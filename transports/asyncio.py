@@ -1,16 +1,15 @@
 """The asyncio transport: ``async with DecartClient() as client: await client.queue...``.
 
-Each connection is a small :class:`asyncio.Protocol` rather than a StreamReader/Writer pair: it
-answers a receive straight from its buffer, tells at a glance whether an idle connection was
-closed by the server, and keeps each deadline a single ``call_at`` timer. Uploads use
-``loop.sendfile`` (``os.sendfile``) on plain TCP and chunks over TLS. The loop's clock is the
-driver's clock, so a loop with a virtual clock runs the client on virtual time.
+Each connection is a small :class:`asyncio.BufferedProtocol` rather than a StreamReader/Writer
+pair: the loop reads into one reused buffer, a receive is answered straight from it, an idle
+connection the server closed is seen at a glance, and each deadline is one ``call_at`` timer.
+Uploads use ``loop.sendfile`` (``os.sendfile``) on plain TCP and chunks over TLS. The loop's
+clock is the driver's clock, so a loop with a virtual clock runs the client on virtual time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import ssl
 import sys
 from collections.abc import Awaitable, Callable
@@ -56,8 +55,11 @@ T = TypeVar("T")
 _CHUNK = 1 << 20
 # Stop reading from the socket while this much is received and not yet asked for, so that a
 # download is paced by its consumer (the output file) and memory stays bounded.
-_HIGH_WATER = 4 << 20
+_HIGH_WATER = 1 << 20
 _TLS_HIGH_WATER = 4 << 20
+# The receive buffer: its size, and the least room worth offering the loop for one read.
+_BUFFER = 256 * 1024
+_MIN_READ = 64 * 1024
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -65,16 +67,16 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(IOTimeout("timed out"))
 
 
-class _Stream(asyncio.Protocol):
-    """One connection: received bytes wait in a buffer until the driver asks for them."""
+class _Stream(asyncio.BufferedProtocol):
+    """One connection. The loop reads straight into one reused buffer (``BufferedProtocol``),
+    where bytes wait until the driver asks for them: no allocation per read, one copy out."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.transport: asyncio.Transport | None = None
-        # What arrived and was not asked for yet: the transport's own bytes objects, so that a
-        # receive that takes whole chunks copies nothing (one join when it takes several).
-        self.chunks: collections.deque[bytes] = collections.deque()
-        self.buffered = 0
+        self.buffer = bytearray(_BUFFER)
+        self.start = 0  # received, not yet asked for: buffer[start:end]
+        self.end = 0
         self.eof = False
         self.lost = False
         self.error: BaseException | None = None
@@ -89,10 +91,23 @@ class _Stream(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.buffered += len(data)
-        if self.buffered > _HIGH_WATER and not self.reading_paused and self.transport:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self.start == self.end:
+            self.start = self.end = 0
+        elif len(self.buffer) - self.end < _MIN_READ:
+            # Move what waits to the front; grow only if it fills the buffer (reading pauses
+            # at _HIGH_WATER, so this is rare).
+            pending = self.end - self.start
+            self.buffer[:pending] = self.buffer[self.start : self.end]
+            self.start, self.end = 0, pending
+            if len(self.buffer) - pending < _MIN_READ:
+                self.buffer.extend(bytes(len(self.buffer)))
+        return memoryview(self.buffer)[self.end :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.end += nbytes
+        waiting = self.end - self.start
+        if waiting > _HIGH_WATER and not self.reading_paused and self.transport is not None:
             self.reading_paused = True
             self.transport.pause_reading()
         _wake(self.on_data)
@@ -138,28 +153,18 @@ class _Stream(asyncio.Protocol):
         return NetworkError("the connection was closed")
 
     async def receive(self, max_bytes: int, deadline: float) -> bytes:
-        while not self.chunks:
+        while self.start == self.end:
             if self.eof:
                 if self.error is not None:
                     raise self._broken()
                 return b""
             await self._wait(deadline, reading=True)
-        chunks = self.chunks
-        first = chunks.popleft()
-        if len(first) >= max_bytes:
-            data = first[:max_bytes]
-            if len(first) > max_bytes:
-                chunks.appendleft(first[max_bytes:])
-        else:
-            parts = [first]
-            size = len(first)
-            while chunks and size + len(chunks[0]) <= max_bytes:
-                part = chunks.popleft()
-                parts.append(part)
-                size += len(part)
-            data = first if len(parts) == 1 else b"".join(parts)
-        self.buffered -= len(data)
-        if self.reading_paused and self.buffered <= _HIGH_WATER // 2 and not self.lost:
+        start = self.start
+        stop = min(self.end, start + max_bytes)
+        with memoryview(self.buffer) as view:
+            data = bytes(view[start:stop])
+        self.start = stop
+        if self.reading_paused and self.end - stop <= _HIGH_WATER // 2 and not self.lost:
             self.reading_paused = False
             assert self.transport is not None
             self.transport.resume_reading()
@@ -272,7 +277,8 @@ class AsyncioIO(AsyncIO):
 
     def is_stale(self, stream: _Stream) -> bool:
         transport = stream.transport
-        return stream.eof or bool(stream.chunks) or transport is None or transport.is_closing()
+        waiting = stream.end > stream.start
+        return stream.eof or waiting or transport is None or transport.is_closing()
 
     def close(self, stream: _Stream) -> None:
         stream.close()
