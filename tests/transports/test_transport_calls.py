@@ -259,3 +259,22 @@ async def _close(api: Any) -> None:
         api.client.close()
     else:
         await api.client.close()
+
+
+class _Shrinking(io.BytesIO):
+    """A file that claims 1000 bytes more than it has, as one truncated while being sent."""
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = super().seek(offset, whence)
+        return position + 1000 if whence == os.SEEK_END else position
+
+
+async def test_a_file_that_shrinks_while_sent_is_the_callers_error(
+    connect: Any, emu: Emulator
+) -> None:
+    before = emu.submit_count
+    async with connect() as api:
+        with pytest.raises(api.module.InvalidInputError, match="changed while being sent"):
+            await api.queue.submit({"model": MODEL, "data": _Shrinking(b"v" * 5000), "prompt": "x"})
+        assert api.idle_connections() == []
+    assert emu.submit_count == before
