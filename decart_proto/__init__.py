@@ -23,6 +23,7 @@ from ._errors import QueueResultError as QueueResultError
 from ._errors import QueueStatusError as QueueStatusError
 from ._errors import QueueSubmitError as QueueSubmitError
 from ._errors import RemoteProtocolError as RemoteProtocolError
+from ._errors import TLSVerificationError as TLSVerificationError
 from ._exchange import Response as Response
 from ._exchange import exchange as exchange
 from ._inputs import FileInfo as FileInfo
@@ -35,6 +36,7 @@ from ._job import Mode as Mode
 from ._job_state import TRANSITIONS as TRANSITIONS
 from ._job_state import JobEvent as JobEvent
 from ._job_state import JobState as JobState
+from ._job_state import next_state as next_state
 from ._multipart import BodyPlan as BodyPlan
 from ._multipart import FileRegion as FileRegion
 from ._multipart import plan_body as plan_body

@@ -280,7 +280,7 @@ class Driver:
             error = op.error(
                 f"Failed to {op.phrase}: {cause.message}", data={"status": None}, cause=cause
             )
-            return Failure(error, transient=True, no_job_created=not failed.sent)
+            return Failure(error, transient=cause.transient, no_job_created=not failed.sent)
         if 200 <= response.status < 300:
             return response
         wait = retry_after(response.headers)

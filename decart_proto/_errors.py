@@ -26,6 +26,7 @@ __all__ = [
     "QueueStatusError",
     "QueueSubmitError",
     "RemoteProtocolError",
+    "TLSVerificationError",
 ]
 
 
@@ -101,7 +102,16 @@ class LocalProtocolError(DecartSDKError):
 
 
 class NetworkError(DecartSDKError):
-    """The connection failed: refused, reset, closed early, or a TLS failure."""
+    """The connection failed: refused, reset, closed early, or a TLS failure. ``transient``
+    says whether trying again may help; the driver retries only those."""
+
+    transient = True
+
+
+class TLSVerificationError(NetworkError):
+    """The server's certificate was not trusted. Never retried: no retry makes it trusted."""
+
+    transient = False
 
 
 class RemoteProtocolError(NetworkError):

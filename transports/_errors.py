@@ -13,6 +13,7 @@ from decart_proto import QueueResultError as QueueResultError
 from decart_proto import QueueStatusError as QueueStatusError
 from decart_proto import QueueSubmitError as QueueSubmitError
 from decart_proto import RemoteProtocolError as RemoteProtocolError
+from decart_proto import TLSVerificationError as TLSVerificationError
 
 __all__ = [
     "DeadlineExceededError",
@@ -26,4 +27,5 @@ __all__ = [
     "QueueStatusError",
     "QueueSubmitError",
     "RemoteProtocolError",
+    "TLSVerificationError",
 ]

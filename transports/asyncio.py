@@ -31,6 +31,7 @@ from ._errors import (
     QueueStatusError,
     QueueSubmitError,
     RemoteProtocolError,
+    TLSVerificationError,
 )
 
 # The names of the Queue API docs' imports, so their examples run with the import line changed.
@@ -48,6 +49,7 @@ __all__ = [
     "QueueStatusError",
     "QueueSubmitError",
     "RemoteProtocolError",
+    "TLSVerificationError",
     "models",
 ]
 

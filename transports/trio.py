@@ -30,6 +30,7 @@ from ._errors import (
     QueueStatusError,
     QueueSubmitError,
     RemoteProtocolError,
+    TLSVerificationError,
 )
 from ._trio_tls import TlsStream
 
@@ -48,6 +49,7 @@ __all__ = [
     "QueueStatusError",
     "QueueSubmitError",
     "RemoteProtocolError",
+    "TLSVerificationError",
     "models",
 ]
 

@@ -10,7 +10,7 @@ import pytest
 from transport_helpers import SECRET
 
 from decart_emulator import Emulator, Fault
-from decart_proto import RetryPolicy, models
+from decart_proto import models
 
 pytestmark = pytest.mark.anyio
 
@@ -127,23 +127,21 @@ async def test_tls_is_verified_by_default(transport: str, emulators: dict[str, E
     """A client that does not trust the emulator's throwaway CA refuses to talk to it."""
     emu = emulators["https"]
     module = importlib.import_module(f"transports.{transport}")
-    # Retrying a certificate the client will never accept is pointless; no retries keep it
-    # short (see the report: the core treats certificate failures as transient).
-    client = module.DecartClient(
-        api_key=emu.api_key, base_url=emu.base_url, retry=RetryPolicy(max_retries=0)
-    )
+    # Default retry policy and a short deadline: a certificate failure must not be retried, so
+    # the call fails with the submit's own error at once, not with DeadlineExceededError after
+    # retrying until the deadline.
+    client = module.DecartClient(api_key=emu.api_key, base_url=emu.base_url)
     before = emu.submit_count
     try:
-        with pytest.raises(module.DecartSDKError) as caught:
-            call = client.queue.submit({"model": MODEL, "data": b"v", "prompt": "x"})
+        with pytest.raises(module.QueueSubmitError) as caught:
+            call = client.queue.submit({"model": MODEL, "data": b"v", "prompt": "x"}, timeout=5)
             if transport != "blocking":
                 await call
     finally:
         await _close(transport, client)
-    assert (
-        "certificate" in caught.value.message.lower()
-        or "certificate" in str(caught.value.cause).lower()
-    )
+    assert isinstance(caught.value.cause, module.TLSVerificationError)
+    assert "certificate" in caught.value.message.lower()
+    assert caught.value.data["status"] is None
     assert emu.submit_count == before
 
 
