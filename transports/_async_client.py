@@ -45,6 +45,7 @@ from ._common import (
     Output,
     OutputTarget,
     StatusCallback,
+    finish_output,
     network_error,
     open_output,
     probe_file,
@@ -124,8 +125,7 @@ class _Run:
                 try:
                     op = gen.throw(error) if error is not None else gen.send(reply)
                 except StopIteration as stop:
-                    if self.output is not None:
-                        self.output.commit()
+                    finish_output(self.output, stop.value)
                     return stop.value  # type: ignore[no-any-return]
                 reply, error = None, None
                 try:

@@ -27,8 +27,10 @@ from decart_proto import (
     IOTimeout,
     NetworkError,
     PollPolicy,
+    QueueJobResult,
     RetryPolicy,
     Timeouts,
+    TLSVerificationError,
 )
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "Output",
     "OutputTarget",
     "StreamOutput",
+    "finish_output",
     "network_error",
     "open_output",
     "probe_file",
@@ -126,10 +129,12 @@ def network_error(exc: BaseException) -> NetworkError:
     key."""
     if isinstance(exc, (TimeoutError, IOTimeout)):
         return IOTimeout("timed out")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # Not transient: retrying cannot make a certificate trusted, and the caller needs to
+        # hear about it now, not as a deadline later.
+        return TLSVerificationError(f"TLS certificate rejected: {exc.verify_message or exc}")
     if isinstance(exc, ssl.SSLError):
         return NetworkError(f"TLS failure: {exc.reason or exc}")
-    if isinstance(exc, ssl.CertificateError):
-        return NetworkError(f"TLS certificate rejected: {exc}")
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return NetworkError(f"{type(exc).__name__}: {text or 'connection failed'}")
 
@@ -279,6 +284,17 @@ class StreamOutput(Output):
 
     def commit(self) -> None:
         self.stream.flush()
+
+
+def finish_output(output: Output | None, value: object) -> None:
+    """A call returned: keep the output only if it holds a completed video. A failed job has
+    no video, and an empty file where one was asked for would look like one."""
+    if output is None:
+        return
+    if isinstance(value, QueueJobResult) and value.status == "completed":
+        output.commit()
+    else:
+        output.discard()
 
 
 def open_output(target: OutputTarget) -> Output | None:

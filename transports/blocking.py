@@ -44,6 +44,7 @@ from ._common import (
     Output,
     OutputTarget,
     StatusCallback,
+    finish_output,
     network_error,
     open_output,
     opened_region,
@@ -64,6 +65,7 @@ from ._errors import (
     QueueStatusError,
     QueueSubmitError,
     RemoteProtocolError,
+    TLSVerificationError,
 )
 
 # The names of the Queue API docs' imports, so their examples run with the import line changed.
@@ -81,6 +83,7 @@ __all__ = [
     "QueueStatusError",
     "QueueSubmitError",
     "RemoteProtocolError",
+    "TLSVerificationError",
     "models",
 ]
 
@@ -110,8 +113,7 @@ class _Run:
                 try:
                     op = gen.throw(error) if error is not None else gen.send(reply)
                 except StopIteration as stop:
-                    if self.output is not None:
-                        self.output.commit()
+                    finish_output(self.output, stop.value)
                     return stop.value  # type: ignore[no-any-return]
                 reply, error = None, None
                 try:

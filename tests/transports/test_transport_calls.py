@@ -107,6 +107,23 @@ async def test_failed_job_is_a_failed_result(connect: Any, emu: Emulator) -> Non
         assert again.status == "failed"
 
 
+async def test_failed_job_leaves_no_output_file(
+    connect: Any, emu: Emulator, tmp_path: Path
+) -> None:
+    """A failed job has no video: an output path must not appear (an empty file there would
+    look like a result), and no temporary file may stay behind."""
+    emu.add_fault(Fault(job_fails=True, job_pending_seconds=0.05))
+    target = tmp_path / "out.mp4"
+    async with connect() as api:
+        result = await api.queue.submit_and_poll(
+            {"model": MODEL, "data": b"video", "prompt": "x"}, output=target
+        )
+        assert result.status == "failed"
+        again = await api.queue.result(result.job_id, output=target)
+        assert again.status == "failed"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("kind", ["path", "str-path", "bytes", "bytesio", "open-file"])
 @pytest.mark.usefixtures("instant_jobs")
 async def test_every_kind_of_file_input(connect: Any, video: tuple[Path, bytes], kind: str) -> None:
