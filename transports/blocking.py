@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 import select
 import socket
 import ssl
@@ -19,6 +20,7 @@ from decart_proto import (
     Acquire,
     Connection,
     ConnectionPool,
+    FileRegion,
     JobStatusResponse,
     JobSubmitResponse,
     Notify,
@@ -133,13 +135,9 @@ class _Run:
 
     def execute(self, op: Any) -> Any:
         if isinstance(op, Receive):
-            sock = _sock(op.connection)
-            sock.settimeout(_remaining(op.deadline))
-            return sock.recv(op.max_bytes)
+            return _stream(op.connection).recv(op.max_bytes, op.deadline)
         if isinstance(op, SendBytes):
-            sock = _sock(op.connection)
-            sock.settimeout(_remaining(op.deadline))
-            sock.sendall(op.data)
+            _stream(op.connection).send(op.data, op.deadline)
             return None
         if isinstance(op, Sleep):
             time.sleep(max(0.0, op.until - time.monotonic()))
@@ -184,22 +182,110 @@ def _remaining(deadline: float) -> float:
     return left
 
 
-def _sock(conn: Connection) -> socket.socket:
+# Plain sockets wait with poll() and move bytes with MSG_DONTWAIT on a socket left in blocking
+# mode. A socket with a timeout would cost more system calls per op: CPython polls before
+# every send and recv of a timed socket, and settimeout() itself is an ioctl. TLS sockets keep
+# the timeout (an SSL read may need more bytes than one poll() announced).
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+_DIRECT = bool(_DONTWAIT) and hasattr(select, "poll")
+
+
+class _Stream:
+    """A connected socket, and how to wait on it until a deadline."""
+
+    __slots__ = ("direct", "more", "readable", "sock", "writable")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.direct = _DIRECT and not isinstance(sock, ssl.SSLSocket)
+        # The last read filled its buffer, so more is probably waiting: read before polling.
+        self.more = False
+        if self.direct:
+            sock.settimeout(None)
+            self.readable = select.poll()
+            self.readable.register(sock, select.POLLIN)
+            self.writable = select.poll()
+            self.writable.register(sock, select.POLLOUT)
+
+    def recv(self, max_bytes: int, deadline: float) -> bytes:
+        sock = self.sock
+        if not self.direct:
+            sock.settimeout(_remaining(deadline))
+            return sock.recv(max_bytes)
+        while True:
+            if self.more:
+                try:
+                    data = sock.recv(max_bytes, _DONTWAIT)
+                except BlockingIOError:
+                    pass
+                else:
+                    self.more = len(data) == max_bytes
+                    return data
+            _wait(self.readable, deadline)
+            self.more = True
+
+    def send(self, data: bytes, deadline: float) -> None:
+        sock = self.sock
+        if not self.direct:
+            sock.settimeout(_remaining(deadline))
+            sock.sendall(data)
+            return
+        if deadline <= time.monotonic():
+            raise _IOTimeout("deadline passed")
+        try:
+            sent = sock.send(data, _DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        view = memoryview(data)
+        while sent < len(view):
+            _wait(self.writable, deadline)
+            with contextlib.suppress(BlockingIOError):
+                sent += sock.send(view[sent:], _DONTWAIT)
+
+    def stale(self) -> bool:
+        """An idle keep-alive socket that is readable has been closed (or sent junk) by the
+        server: reusing it would fail the next request."""
+        try:
+            if self.direct:
+                return bool(self.readable.poll(0))
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+
+def _wait(poller: Any, deadline: float) -> None:
+    left = deadline - time.monotonic()
+    # poll() counts whole milliseconds: round up, never wake before the deadline.
+    if left <= 0 or not poller.poll(math.ceil(left * 1000)):
+        raise _IOTimeout("deadline passed")
+
+
+def _stream(conn: Connection) -> _Stream:
     stream = conn.stream
-    assert isinstance(stream, socket.socket)
+    assert isinstance(stream, _Stream)
     return stream
 
 
 def _close(conn: Connection) -> None:
     with contextlib.suppress(OSError):
-        _sock(conn).close()
+        _stream(conn).sock.close()
 
 
 def _send_file(op: SendFile) -> None:
-    sock = _sock(op.connection)
-    region = op.region
+    stream = _stream(op.connection)
+    try:
+        _send_region(stream.sock, op.region, op.deadline)
+    finally:
+        if stream.direct:
+            stream.sock.settimeout(None)
+
+
+def _send_region(sock: socket.socket, region: FileRegion, deadline: float) -> None:
     assert region.length is not None
-    sock.settimeout(_remaining(op.deadline))
+    sock.settimeout(_remaining(deadline))
     with opened_region(region) as f:
         try:
             f.fileno()
@@ -230,16 +316,6 @@ def _send_file(op: SendFile) -> None:
                 sent += got
     if sent != region.length:
         raise short_file(region, sent)
-
-
-def _stale(sock: socket.socket) -> bool:
-    """An idle keep-alive socket that is readable has been closed (or sent junk) by the
-    server: reusing it would fail the next request."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
 
 
 class DecartClient:
@@ -309,7 +385,7 @@ class DecartClient:
                     conn = self._pool.take(op.origin)
                 if conn is None:
                     break
-                if not _stale(_sock(conn)):
+                if not _stream(conn).stale():
                     return conn
                 _close(conn)
         origin = op.origin
@@ -324,7 +400,7 @@ class DecartClient:
         except BaseException:
             sock.close()
             raise
-        return Connection(origin, sock)
+        return Connection(origin, _Stream(sock))
 
     def _release(self, conn: Connection, reuse: bool) -> None:
         with self._lock:
