@@ -194,34 +194,60 @@ class Driver:
             else:
                 kept.extend(data)
 
+        origin = self.target.origin
+        clock = self.clock
+        step = self.timeouts.request
         while True:
-            action = machine.next_action(self.clock())
+            action = machine.next_action(clock())
             if isinstance(action, Finish):
                 break
             if isinstance(action, Wait):
                 yield Sleep(action.until)
                 continue
-            if isinstance(action, Submit):
+            send: BodyPlan | None = None
+            into: Any = None
+            if isinstance(action, Poll):
+                op = Operation.STATUS
+                request = status_request(self.target, self.credentials, action.job_id)
+            elif isinstance(action, Submit):
                 assert form is not None
+                op = Operation.SUBMIT
                 if body is None:
                     body = yield from self._plan(form)
                     replayable = body.content_length is not None
+                send = body
                 request = submit_request(self.target, self.credentials, form.model.url_path, body)
-                outcome = yield from self._attempt(Operation.SUBMIT, machine, request, body, None)
-                # A body read from a pipe cannot be sent twice, whatever the server said.
-                if isinstance(outcome, Failure) and not replayable:
-                    outcome = Failure(outcome.error, transient=False)
-            elif isinstance(action, Poll):
-                request = status_request(self.target, self.credentials, action.job_id)
-                outcome = yield from self._attempt(Operation.STATUS, machine, request, None, None)
             else:
+                op = Operation.RESULT
                 if written:
                     written = False
                     kept.clear()
                     if to_output:
                         yield OutputReset()
                 request = result_request(self.target, self.credentials, action.job_id)
-                outcome = yield from self._attempt(Operation.RESULT, machine, request, None, sink)
+                into = sink
+            # The request, inline rather than in a helper generator: every op of the exchange
+            # passes through each generator frame above it.
+            try:
+                response = yield from exchange(
+                    origin,
+                    request,
+                    send,
+                    clock=clock,
+                    step=step,
+                    deadline=machine.deadline,
+                    # A submit never rides a kept-alive connection: one the server is closing at
+                    # that moment would leave us unable to tell whether the job was created.
+                    fresh=send is not None,
+                    sink=into,
+                )
+            except ExchangeFailed as failed:
+                outcome: Response | Failure = self._no_response(op, failed)
+            else:
+                outcome = response if 200 <= response.status < 300 else self._refused(op, response)
+            # A body read from a pipe cannot be sent twice, whatever the server said.
+            if send is not None and not replayable and isinstance(outcome, Failure):
+                outcome = Failure(outcome.error, transient=False)
             change = self._record(machine, action, outcome)
             if change is not None:
                 yield Notify(change)
@@ -253,36 +279,15 @@ class Driver:
             return machine.submitted(now, job_id, status)
         return machine.status_received(now, status)
 
-    def _attempt(
-        self,
-        op: Operation,
-        machine: JobMachine,
-        request: Any,
-        body: BodyPlan | None,
-        sink: Any,
-    ) -> Generator[Op, Any, Response | Failure]:
-        """One request: its response when 2xx, a :class:`Failure` otherwise."""
-        try:
-            response = yield from exchange(
-                self.target.origin,
-                request,
-                body,
-                clock=self.clock,
-                step=self.timeouts.request,
-                deadline=machine.deadline,
-                # A submit never rides a kept-alive connection: one the server is closing at
-                # that moment would leave us unable to tell whether the job was created.
-                fresh=op is Operation.SUBMIT,
-                sink=sink,
-            )
-        except ExchangeFailed as failed:
-            cause = failed.error
-            error = op.error(
-                f"Failed to {op.phrase}: {cause.message}", data={"status": None}, cause=cause
-            )
-            return Failure(error, transient=cause.transient, no_job_created=not failed.sent)
-        if 200 <= response.status < 300:
-            return response
+    def _no_response(self, op: Operation, failed: ExchangeFailed) -> Failure:
+        cause = failed.error
+        error = op.error(
+            f"Failed to {op.phrase}: {cause.message}", data={"status": None}, cause=cause
+        )
+        return Failure(error, transient=cause.transient, no_job_created=not failed.sent)
+
+    def _refused(self, op: Operation, response: Response) -> Failure:
+        """A response, but not a 2xx one."""
         wait = retry_after(response.headers)
         return Failure(
             error_for(

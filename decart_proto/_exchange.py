@@ -28,6 +28,8 @@ READ_FILE_SIZE = 256 * 1024
 # JSON answers and error bodies are small; a body past this is not kept (errors are truncated,
 # a JSON answer is a protocol error).
 MAX_SMALL_BODY = 1024 * 1024
+# h11 never alters an event it is given: one end-of-message serves every request.
+_END = h11.EndOfMessage()
 # After a send fails, how long to look for a response the server sent before closing.
 EARLY_RESPONSE_WINDOW = 5.0
 
@@ -83,7 +85,7 @@ def exchange(
             if body is None:
                 # A bodiless request ends with its head; h11 must be told, or the connection
                 # never counts as finished and is never reused. (This sends no bytes.)
-                _send(conn, h11.EndOfMessage())
+                _send(conn, _END)
             yield SendBytes(conn, head, soon())
             if body is not None:
                 yield from _send_body(conn, body, soon, deadline)
@@ -173,7 +175,7 @@ def _send_body(
                 if not chunk:
                     break
                 yield SendBytes(conn, _send(conn, h11.Data(data=chunk)), soon())
-    end = _send(conn, h11.EndOfMessage())
+    end = _send(conn, _END)
     if end:  # the last chunk of a chunked body; nothing with Content-Length
         yield SendBytes(conn, end, soon())
 

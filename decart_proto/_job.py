@@ -107,6 +107,7 @@ class JobMachine:
             need = "needs a" if job_id is None else "takes no"
             raise LocalProtocolError(f"mode {mode.value!r} {need} job id")
         self.mode = mode
+        self._one_shot = mode in _ONE_SHOT
         self.state = _START[mode]
         self.deadline = deadline
         self.job_id = job_id
@@ -123,14 +124,22 @@ class JobMachine:
     # -- asking -------------------------------------------------------------------------------
 
     def next_action(self, now: float) -> Action:
-        if self.state in _WAKE:
+        state = self.state
+        # The three request states are told apart by identity first: this runs twice per
+        # request, and an enum's hash (for `in` a set or dict) is a Python-level call.
+        if (
+            state is not JobState.POLLING
+            and state is not JobState.FETCHING
+            and state is not JobState.SUBMITTING
+        ):
+            if state not in _WAKE:
+                assert state in TERMINAL, state
+                return Finish(state)
             assert self.wake_at is not None
             if now < self.wake_at:
                 return Wait(self.wake_at)
             self._fire(JobEvent.TIMER)
             self.wake_at = None
-        if self.state in TERMINAL:
-            return Finish(self.state)
         if now >= self.deadline:
             self.deadline_passed(now)
             return Finish(self.state)
@@ -199,7 +208,7 @@ class JobMachine:
         assert self.job_id is not None
         change = None if status == self.status else JobStatusResponse(self.job_id, status)
         self.status = status
-        if self.mode in _ONE_SHOT:
+        if self._one_shot:
             # The caller gets the answer as the call's value; there is no one to notify.
             self.state = JobState.REPORTED
             return None

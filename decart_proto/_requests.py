@@ -106,11 +106,12 @@ class Credentials:
     api_key: str = field(repr=False)
     transport: str = "sans-io"
     integration: str | None = None
-    # Status and result requests already built with these credentials, by (target, path):
-    # a job is polled with the very same request every time, and h11's validation of a
-    # request costs as much as the rest of an exchange. Kept here, not in a module-level
-    # cache, so that no API key outlives the credentials that hold it.
-    _built: dict[tuple[Target, str], h11.Request] = field(
+    # Status and result requests already built with these credentials, by (job id, path
+    # suffix), each with the target it was built for: a job is polled with the very same
+    # request every time, and h11's validation of a request costs as much as the rest of an
+    # exchange. Kept here, not in a module-level cache, so that no API key outlives the
+    # credentials that hold it.
+    _built: dict[tuple[str, str], tuple[Target, h11.Request]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
 
@@ -178,24 +179,28 @@ def submit_request(target: Target, creds: Credentials, path: str, body: BodyPlan
 MAX_BUILT = 256
 
 
-def _get_request(target: Target, creds: Credentials, path: str, accept: bool) -> h11.Request:
+def _get_request(target: Target, creds: Credentials, job_id: str, suffix: str) -> h11.Request:
+    # Keyed by the id itself, so that a hit costs one dict lookup: no path encoding, and no
+    # hash of the (dataclass) target, which is compared by identity first.
     built = creds._built
-    key = (target, path)
-    request = built.get(key)
-    if request is None:
-        headers = _headers(target, creds)
-        if accept:
-            headers.append(("Accept", "application/json"))
-        request = h11.Request(method="GET", target=target.prefix + path, headers=headers)
-        if len(built) >= MAX_BUILT:
-            built.clear()
-        built[key] = request
+    if type(job_id) is str:  # anything else is refused by job_path() below
+        entry = built.get((job_id, suffix))
+        if entry is not None and (entry[0] is target or entry[0] == target):
+            return entry[1]
+    path = job_path(job_id, suffix)  # validates the id
+    headers = _headers(target, creds)
+    if not suffix:
+        headers.append(("Accept", "application/json"))
+    request = h11.Request(method="GET", target=target.prefix + path, headers=headers)
+    if len(built) >= MAX_BUILT:
+        built.clear()
+    built[(job_id, suffix)] = (target, request)
     return request
 
 
 def status_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
-    return _get_request(target, creds, job_path(job_id), True)
+    return _get_request(target, creds, job_id, "")
 
 
 def result_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
-    return _get_request(target, creds, job_path(job_id, "/content"), False)
+    return _get_request(target, creds, job_id, "/content")

@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, TypeVar
 
 from decart_proto import (
@@ -134,45 +134,67 @@ class _Run:
             gen.close()
 
     def execute(self, op: Any) -> Any:
-        if isinstance(op, Receive):
-            return _stream(op.connection).recv(op.max_bytes, op.deadline)
-        if isinstance(op, SendBytes):
-            _stream(op.connection).send(op.data, op.deadline)
-            return None
-        if isinstance(op, Sleep):
-            time.sleep(max(0.0, op.until - time.monotonic()))
-            return None
-        if isinstance(op, Acquire):
-            conn = self.client._acquire(op)
-            self.held.add(conn)
-            return conn
-        if isinstance(op, Release):
-            self.held.discard(op.connection)
-            self.client._release(op.connection, op.reuse)
-            return None
-        if isinstance(op, SendFile):
-            _send_file(op)
-            return None
-        if isinstance(op, Notify):
-            if self.callback is not None:
-                outcome = self.callback(op.status)
-                if inspect.isawaitable(outcome):
-                    if inspect.iscoroutine(outcome):
-                        outcome.close()  # never to be awaited: no "never awaited" warning
-                    raise TypeError("the blocking client cannot await on_status_change")
-            return None
-        if isinstance(op, OutputWrite):
-            assert self.output is not None
-            self.output.write(op.data)
-            return None
-        if isinstance(op, OutputReset):
-            assert self.output is not None
-            self.output.reset()
-            return None
-        if isinstance(op, ProbeFile):
-            return probe_file(op.file)
-        assert isinstance(op, ReadFile), op
+        # One dict lookup by the op's exact type (ops are final classes), not a chain of
+        # isinstance() tests: the hot ops run several times per request.
+        return _EXECUTORS[type(op)](self, op)
+
+    def _receive(self, op: Receive) -> bytes:
+        return _stream(op.connection).recv(op.max_bytes, op.deadline)
+
+    def _send_bytes(self, op: SendBytes) -> None:
+        _stream(op.connection).send(op.data, op.deadline)
+
+    def _sleep(self, op: Sleep) -> None:
+        time.sleep(max(0.0, op.until - time.monotonic()))
+
+    def _acquire(self, op: Acquire) -> Connection:
+        conn = self.client._acquire(op)
+        self.held.add(conn)
+        return conn
+
+    def _release(self, op: Release) -> None:
+        self.held.discard(op.connection)
+        self.client._release(op.connection, op.reuse)
+
+    def _send_file(self, op: SendFile) -> None:
+        _send_file(op)
+
+    def _notify(self, op: Notify) -> None:
+        if self.callback is not None:
+            outcome = self.callback(op.status)
+            if inspect.isawaitable(outcome):
+                if inspect.iscoroutine(outcome):
+                    outcome.close()  # never to be awaited: no "never awaited" warning
+                raise TypeError("the blocking client cannot await on_status_change")
+
+    def _output_write(self, op: OutputWrite) -> None:
+        assert self.output is not None
+        self.output.write(op.data)
+
+    def _output_reset(self, op: OutputReset) -> None:
+        assert self.output is not None
+        self.output.reset()
+
+    def _probe_file(self, op: ProbeFile) -> Any:
+        return probe_file(op.file)
+
+    def _read_file(self, op: ReadFile) -> bytes:
         return read_chunk(op.file, op.max_bytes)
+
+
+_EXECUTORS: dict[type, Callable[[_Run, Any], Any]] = {
+    Receive: _Run._receive,
+    SendBytes: _Run._send_bytes,
+    Sleep: _Run._sleep,
+    Acquire: _Run._acquire,
+    Release: _Run._release,
+    SendFile: _Run._send_file,
+    Notify: _Run._notify,
+    OutputWrite: _Run._output_write,
+    OutputReset: _Run._output_reset,
+    ProbeFile: _Run._probe_file,
+    ReadFile: _Run._read_file,
+}
 
 
 def _remaining(deadline: float) -> float:
