@@ -208,11 +208,13 @@ def _receive(
                 raise RemoteProtocolError(f"the server broke HTTP/1.1: {exc}") from None
             kind = type(event)
             if kind is h11.Data:
+                # h11 hands each chunk over as a new bytearray that nothing else holds: passed
+                # on as it is, not copied again (64 KiB per chunk of a download).
                 if streaming:
                     assert sink is not None
-                    yield from sink(bytes(event.data))
+                    yield from sink(event.data)
                     continue
-                kept.append(bytes(event.data))
+                kept.append(event.data)
                 size += len(event.data)
                 if size > MAX_SMALL_BODY:
                     assert head is not None

@@ -126,6 +126,9 @@ class Notify:
 
 @dataclass(frozen=True)
 class OutputWrite:
+    """Write ``data`` to the caller's output. It may be a ``bytearray`` (as h11 gives a body's
+    chunks; not copied into ``bytes``), which no one else holds or changes."""
+
     data: bytes
 
 
