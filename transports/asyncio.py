@@ -64,11 +64,6 @@ _BUFFER = 256 * 1024
 _MIN_READ = 64 * 1024
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(IOTimeout("timed out"))
-
-
 class _Stream(asyncio.BufferedProtocol):
     """One connection. The loop reads straight into one reused buffer (``BufferedProtocol``),
     where bytes wait until the driver asks for them: no allocation per read, one copy out."""
@@ -86,6 +81,11 @@ class _Stream(asyncio.BufferedProtocol):
         self.writing_paused = False
         self.on_data: asyncio.Future[None] | None = None
         self.on_writable: asyncio.Future[None] | None = None
+        # One timer per stream, kept across waits (see _wait): when it is due, and the
+        # deadline of the wait in progress (None between waits).
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_due = 0.0
+        self.wait_deadline: float | None = None
 
     # -- the protocol's callbacks -------------------------------------------------------------
 
@@ -119,6 +119,7 @@ class _Stream(asyncio.BufferedProtocol):
         _wake(self.on_data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
         self.eof = self.lost = True
         self.error = exc
         _wake(self.on_data)
@@ -139,15 +140,44 @@ class _Stream(asyncio.BufferedProtocol):
             self.on_data = waiter
         else:
             self.on_writable = waiter
-        timer = self.loop.call_at(deadline, _expire, waiter)
+        # A timer armed for an earlier wait is kept when it is due no later than this
+        # deadline: it then re-arms itself for this one (_on_timer). Deadlines mostly grow
+        # from one op to the next, so this saves a timer scheduled and cancelled per wait.
+        timer = self.timer
+        if timer is None or self.timer_due > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._arm(deadline)
+        self.wait_deadline = deadline
         try:
             await waiter
         finally:
-            timer.cancel()
+            self.wait_deadline = None
             if reading:
                 self.on_data = None
             else:
                 self.on_writable = None
+
+    def _arm(self, due: float) -> None:
+        self.timer_due = due
+        self.timer = self.loop.call_at(due, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        deadline = self.wait_deadline
+        if deadline is None:
+            return  # no wait in progress: the next one arms its own timer
+        if deadline > self.timer_due:
+            self._arm(deadline)  # armed for an earlier wait; this one has time left
+            return
+        for waiter in (self.on_data, self.on_writable):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(IOTimeout("timed out"))
+
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def _broken(self) -> NetworkError:
         if self.error is not None:
@@ -183,6 +213,7 @@ class _Stream(asyncio.BufferedProtocol):
             await self._wait(deadline, reading=False)
 
     def close(self) -> None:
+        self._disarm()
         if self.transport is not None:
             self.transport.abort()
 
