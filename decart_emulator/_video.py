@@ -44,6 +44,8 @@ def render_grayscale(source: Path, target: Path) -> None:
             rate = stream.average_rate or Fraction(25)
             with av.open(str(target), "w", format="mp4") as output:
                 encoder = output.add_stream(_encoder_name(), rate=rate)
+                # PyAV before 18 types add_stream() as any kind of stream.
+                assert isinstance(encoder, av.video.stream.VideoStream)
                 # yuv420p needs even dimensions.
                 encoder.width = max(2, stream.codec_context.width & ~1)
                 encoder.height = max(2, stream.codec_context.height & ~1)
