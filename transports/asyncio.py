@@ -15,43 +15,16 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from decart_proto import FileRegion, IOTimeout, Origin, models
+from decart_proto import FileRegion, IOTimeout, NetworkError, Origin, models
 
+from . import _errors
 from ._async_client import AsyncDecartClient, AsyncIO, QueueClient
 from ._common import network_error, opened_region
-from ._errors import (
-    DeadlineExceededError,
-    DecartSDKError,
-    InvalidAPIKeyError,
-    InvalidBaseURLError,
-    InvalidInputError,
-    ModelNotFoundError,
-    NetworkError,
-    QueueResultError,
-    QueueStatusError,
-    QueueSubmitError,
-    RemoteProtocolError,
-    TLSVerificationError,
-)
+from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
 
 # The names of the Queue API docs' imports, so their examples run with the import line changed.
-__all__ = [
-    "DeadlineExceededError",
-    "DecartClient",
-    "DecartSDKError",
-    "InvalidAPIKeyError",
-    "InvalidBaseURLError",
-    "InvalidInputError",
-    "ModelNotFoundError",
-    "NetworkError",
-    "QueueClient",
-    "QueueResultError",
-    "QueueStatusError",
-    "QueueSubmitError",
-    "RemoteProtocolError",
-    "TLSVerificationError",
-    "models",
-]
+__all__ = ["DecartClient", "QueueClient", "models"]
+__all__ += _errors.__all__
 
 T = TypeVar("T")
 _CHUNK = 1 << 20

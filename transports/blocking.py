@@ -41,6 +41,7 @@ from decart_proto import (
 )
 from decart_proto import IOTimeout as _IOTimeout
 
+from . import _errors
 from ._common import (
     ClientConfig,
     Output,
@@ -55,39 +56,11 @@ from ._common import (
     short_file,
     split_options,
 )
-from ._errors import (
-    DeadlineExceededError,
-    DecartSDKError,
-    InvalidAPIKeyError,
-    InvalidBaseURLError,
-    InvalidInputError,
-    ModelNotFoundError,
-    NetworkError,
-    QueueResultError,
-    QueueStatusError,
-    QueueSubmitError,
-    RemoteProtocolError,
-    TLSVerificationError,
-)
+from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
 
 # The names of the Queue API docs' imports, so their examples run with the import line changed.
-__all__ = [
-    "DeadlineExceededError",
-    "DecartClient",
-    "DecartSDKError",
-    "InvalidAPIKeyError",
-    "InvalidBaseURLError",
-    "InvalidInputError",
-    "ModelNotFoundError",
-    "NetworkError",
-    "QueueClient",
-    "QueueResultError",
-    "QueueStatusError",
-    "QueueSubmitError",
-    "RemoteProtocolError",
-    "TLSVerificationError",
-    "models",
-]
+__all__ = ["DecartClient", "QueueClient", "models"]
+__all__ += _errors.__all__
 
 T = TypeVar("T")
 _SENDFILE_CHUNK = 1 << 20
