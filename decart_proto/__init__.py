@@ -47,6 +47,7 @@ from ._ops import Op as Op
 from ._ops import OutputReset as OutputReset
 from ._ops import OutputWrite as OutputWrite
 from ._ops import ProbeFile as ProbeFile
+from ._ops import Progress as Progress
 from ._ops import ReadFile as ReadFile
 from ._ops import Receive as Receive
 from ._ops import Release as Release

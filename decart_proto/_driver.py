@@ -8,8 +8,10 @@ generator from :class:`Driver` to its end, answering each op; its return value i
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Protocol
+
+import h11
 
 from ._errors import DecartSDKError
 from ._exchange import ExchangeFailed, Response, exchange
@@ -17,7 +19,7 @@ from ._inputs import FileInfo, SubmitForm, prepare_submit
 from ._job import Failure, Fetch, Finish, JobMachine, Mode, Poll, Submit, Wait
 from ._job_state import JobState
 from ._multipart import BodyPlan, plan_body
-from ._ops import Notify, Op, OutputReset, OutputWrite, ProbeFile, Sleep
+from ._ops import Notify, Op, OutputReset, OutputWrite, ProbeFile, Progress, Sleep
 from ._policy import PollPolicy, RetryPolicy, Timeouts
 from ._requests import Credentials, parse_base_url, result_request, status_request, submit_request
 from ._responses import (
@@ -26,6 +28,7 @@ from ._responses import (
     Operation,
     QueueJobResult,
     error_for,
+    header,
     read_job_json,
     retry_after,
 )
@@ -33,6 +36,7 @@ from ._responses import (
 __all__ = ["Clock", "Driver", "Randomness"]
 
 DriverGen = Generator[Op, Any, Any]
+_DOWNLOAD_STEP = 1024 * 1024
 
 
 class Clock(Protocol):
@@ -51,6 +55,41 @@ class Randomness(Protocol):
 # RFC 6585 §4).
 def _transient(status: int) -> bool:
     return status in (408, 429) or status >= 500
+
+
+class _Meter:
+    """Counts a transfer's bytes into :class:`Progress` ops: every piece of an upload, and a
+    download at most once per ``_DOWNLOAD_STEP`` and at its end (a download arrives in 64 KiB
+    reads; a callback for each would cost more than it tells)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.told = 0
+        self.total: int | None = None
+        self.upload_total: int | None = None
+
+    def restart(self) -> None:
+        self.done = self.told = 0
+        self.total = None
+
+    def uploaded(self, body: BodyPlan) -> Callable[[int], Generator[Op, Any, None]]:
+        total = body.content_length
+
+        def sent(n: int) -> Generator[Op, Any, None]:
+            self.done += n
+            yield Progress("upload", self.done, total)
+
+        return sent
+
+    def head(self, head: h11.Response) -> None:
+        length = header(head.headers, b"content-length")
+        self.total = int(length) if length is not None and length.isdigit() else None
+
+    def downloaded(self, n: int, *, final: bool = False) -> Generator[Op, Any, None]:
+        self.done += n
+        if self.done - self.told >= _DOWNLOAD_STEP or (final and self.done != self.told):
+            self.told = self.done
+            yield Progress("download", self.done, self.total)
 
 
 class Driver:
@@ -84,11 +123,15 @@ class Driver:
     # -- the calls ----------------------------------------------------------------------------
 
     def submit(
-        self, options: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        options: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        progress: bool = False,
     ) -> Generator[Op, Any, JobSubmitResponse]:
         form = prepare_submit(options)
         machine = self._machine(Mode.SUBMIT, timeout, None)
-        yield from self._run(machine, form, to_output=False)
+        yield from self._run(machine, form, to_output=False, progress=progress)
         assert machine.job_id is not None and machine.status is not None
         return JobSubmitResponse(machine.job_id, machine.status)
 
@@ -101,11 +144,16 @@ class Driver:
         return JobStatusResponse(job_id, machine.status)
 
     def result(
-        self, job_id: str, *, to_output: bool = False, timeout: float | None = None
+        self,
+        job_id: str,
+        *,
+        to_output: bool = False,
+        timeout: float | None = None,
+        progress: bool = False,
     ) -> Generator[Op, Any, QueueJobResult]:
         machine = self._machine(Mode.RESULT, timeout, job_id)
         try:
-            outcome = yield from self._run(machine, None, to_output=to_output)
+            outcome = yield from self._run(machine, None, to_output=to_output, progress=progress)
         except DecartSDKError as exc:
             # The content of a job that failed is an error response; the Queue API docs want a
             # "failed" result for it, so ask the job's status before reporting the error.
@@ -132,19 +180,27 @@ class Driver:
         *,
         to_output: bool = False,
         timeout: float | None = None,
+        progress: bool = False,
     ) -> Generator[Op, Any, QueueJobResult]:
+        """Submit, poll until the job ends, fetch its result. With *progress*, the generator
+        also yields :class:`Progress` ops for the upload and the download."""
         form = prepare_submit(options)
         machine = self._machine(Mode.SUBMIT_AND_POLL, timeout, None)
-        outcome = yield from self._run(machine, form, to_output=to_output)
+        outcome = yield from self._run(machine, form, to_output=to_output, progress=progress)
         assert outcome is not None
         return outcome
 
     def wait(
-        self, job_id: str, *, to_output: bool = False, timeout: float | None = None
+        self,
+        job_id: str,
+        *,
+        to_output: bool = False,
+        timeout: float | None = None,
+        progress: bool = False,
     ) -> Generator[Op, Any, QueueJobResult]:
         """Resume waiting for a job submitted earlier (by this process or another)."""
         machine = self._machine(Mode.RESUME, timeout, job_id)
-        outcome = yield from self._run(machine, None, to_output=to_output)
+        outcome = yield from self._run(machine, None, to_output=to_output, progress=progress)
         assert outcome is not None
         return outcome
 
@@ -177,7 +233,12 @@ class Driver:
         )
 
     def _run(
-        self, machine: JobMachine, form: SubmitForm | None, *, to_output: bool
+        self,
+        machine: JobMachine,
+        form: SubmitForm | None,
+        *,
+        to_output: bool,
+        progress: bool = False,
     ) -> Generator[Op, Any, QueueJobResult | None]:
         """Drive *machine* to its end: the job's result, or None for a one-shot call (whose
         answer is in the machine)."""
@@ -185,6 +246,7 @@ class Driver:
         replayable = True
         kept = bytearray()
         written = False
+        meter = _Meter() if progress else None
 
         def sink(data: bytes) -> Generator[Op, Any, None]:
             nonlocal written
@@ -193,6 +255,8 @@ class Driver:
                 yield OutputWrite(data)
             else:
                 kept.extend(data)
+            if meter is not None:
+                yield from meter.downloaded(len(data))
 
         origin = self.target.origin
         clock = self.clock
@@ -206,6 +270,8 @@ class Driver:
                 continue
             send: BodyPlan | None = None
             into: Any = None
+            if meter is not None:
+                meter.restart()
             if isinstance(action, Poll):
                 op = Operation.STATUS
                 request = status_request(self.target, self.credentials, action.job_id)
@@ -240,11 +306,15 @@ class Driver:
                     # that moment would leave us unable to tell whether the job was created.
                     fresh=send is not None,
                     sink=into,
+                    sent=None if meter is None or send is None else meter.uploaded(send),
+                    on_head=None if meter is None else meter.head,
                 )
             except ExchangeFailed as failed:
                 outcome: Response | Failure = self._no_response(op, failed)
             else:
                 outcome = response if 200 <= response.status < 300 else self._refused(op, response)
+                if into is not None and meter is not None and not isinstance(outcome, Failure):
+                    yield from meter.downloaded(0, final=True)
             # A body read from a pipe cannot be sent twice, whatever the server said.
             if send is not None and not replayable and isinstance(outcome, Failure):
                 outcome = Failure(outcome.error, transient=False)

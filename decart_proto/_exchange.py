@@ -52,6 +52,13 @@ class ExchangeFailed(Exception):
 
 
 Sink = Callable[[bytes], Generator[Op, Any, None]]
+# Told how many payload bytes of the body just went out (for upload progress).
+Sent = Callable[[int], Generator[Op, Any, None]]
+# Told the head of a 2xx response whose body goes to the sink (for download progress).
+Head = Callable[[h11.Response], None]
+# With a Sent hook, file regions go out in pieces of at most this size, so that progress is
+# reported while a large file is sent; without one, a region is one sendfile.
+PROGRESS_PIECE = 8 * 1024 * 1024
 Clock = Callable[[], float]
 
 
@@ -65,10 +72,13 @@ def exchange(
     deadline: float,
     fresh: bool = False,
     sink: Sink | None = None,
+    sent: Sent | None = None,
+    on_head: Head | None = None,
 ) -> Generator[Op, Any, Response]:
     """Send *request* with *body*, return the response. A 2xx body goes to *sink* when one is
-    given; every other body is read into memory, bounded. Each step may take *step* seconds,
-    and nothing may go past *deadline*."""
+    given (its head to *on_head* first); every other body is read into memory, bounded. *sent*
+    hears how much of the body has gone out. Each step may take *step* seconds, and nothing
+    may go past *deadline*."""
 
     def soon() -> float:
         return min(deadline, clock() + step)
@@ -88,13 +98,13 @@ def exchange(
                 _send(conn, _END)
             yield SendBytes(conn, head, soon())
             if body is not None:
-                yield from _send_body(conn, body, soon, deadline)
+                yield from _send_body(conn, body, soon, deadline, sent)
         except NetworkError as exc:
             window = min(deadline, clock() + EARLY_RESPONSE_WINDOW)
             response = yield from _early_response(conn, exc, window)
         else:
             try:
-                response = yield from _receive(conn, soon, sink)
+                response = yield from _receive(conn, soon, sink, on_head)
             except NetworkError as exc:
                 raise ExchangeFailed(exc, sent=True) from None
     except GeneratorExit:
@@ -157,31 +167,52 @@ def _misused(exc: h11.LocalProtocolError) -> LocalProtocolError:
     )
 
 
+def _pieces(region: FileRegion, sent: Sent | None) -> list[FileRegion]:
+    assert region.length is not None
+    if sent is None or region.length <= PROGRESS_PIECE:
+        return [region]
+    return [
+        FileRegion(region.file, region.offset + at, min(PROGRESS_PIECE, region.length - at))
+        for at in range(0, region.length, PROGRESS_PIECE)
+    ]
+
+
 def _send_body(
-    conn: Connection, body: BodyPlan, soon: Callable[[], float], deadline: float
+    conn: Connection,
+    body: BodyPlan,
+    soon: Callable[[], float],
+    deadline: float,
+    sent: Sent | None,
 ) -> Generator[Op, Any, None]:
     for segment in body.segments:
         if isinstance(segment, bytes):
             yield SendBytes(conn, _send(conn, h11.Data(data=segment)), soon())
+            if sent is not None:
+                yield from sent(len(segment))
         elif segment.length is not None:
-            for part in _send_region(conn, segment):
-                if isinstance(part, FileRegion):
-                    yield SendFile(conn, part, deadline)
-                else:
-                    yield SendBytes(conn, bytes(part), soon())
+            for piece in _pieces(segment, sent):
+                for part in _send_region(conn, piece):
+                    if isinstance(part, FileRegion):
+                        yield SendFile(conn, part, deadline)
+                    else:
+                        yield SendBytes(conn, bytes(part), soon())
+                if sent is not None:
+                    yield from sent(len(piece))
         else:
             while True:
                 chunk: bytes = yield ReadFile(segment.file, READ_FILE_SIZE)
                 if not chunk:
                     break
                 yield SendBytes(conn, _send(conn, h11.Data(data=chunk)), soon())
+                if sent is not None:
+                    yield from sent(len(chunk))
     end = _send(conn, _END)
     if end:  # the last chunk of a chunked body; nothing with Content-Length
         yield SendBytes(conn, end, soon())
 
 
 def _receive(
-    conn: Connection, soon: Callable[[], float], sink: Sink | None
+    conn: Connection, soon: Callable[[], float], sink: Sink | None, on_head: Head | None = None
 ) -> Generator[Op, Any, Response]:
     # Starts by receiving: a connection's buffer is empty when an exchange begins (a fresh
     # one; a kept-alive one is pooled only without trailing bytes), so asking h11 first would
@@ -230,6 +261,8 @@ def _receive(
                     raise RemoteProtocolError(f"the response head is larger than {MAX_HEAD} bytes")
                 head = event
                 streaming = sink is not None and 200 <= event.status_code < 300
+                if streaming and on_head is not None:
+                    on_head(event)
             elif kind is h11.EndOfMessage:
                 assert head is not None
                 return Response(head.status_code, tuple(head.headers), b"".join(kept))

@@ -9,6 +9,7 @@ transport for another event loop implements these ten ops and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import h11
 
@@ -25,6 +26,7 @@ __all__ = [
     "OutputReset",
     "OutputWrite",
     "ProbeFile",
+    "Progress",
     "ReadFile",
     "Receive",
     "Release",
@@ -133,6 +135,18 @@ class OutputWrite:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """Bytes moved so far: ``phase`` is "upload" (of the submit's body; ``total`` is its length,
+    None when sent chunked) or "download" (of the result; ``total`` from Content-Length, or
+    None). Asked for only when the caller wants progress. A retried transfer starts again at
+    0."""
+
+    phase: Literal["upload", "download"]
+    done: int
+    total: int | None
+
+
+@dataclass(frozen=True)
 class OutputReset:
     """A download restarts: drop what was written to the output so far."""
 
@@ -149,4 +163,5 @@ Op = (
     | Notify
     | OutputWrite
     | OutputReset
+    | Progress
 )

@@ -36,6 +36,7 @@ from decart_proto import (
     OutputReset,
     OutputWrite,
     ProbeFile,
+    Progress,
     ReadFile,
     Receive,
     Release,
@@ -404,6 +405,7 @@ class World:
     output: bytearray = field(default_factory=bytearray)
     output_resets: int = 0
     ops: list[str] = field(default_factory=list)
+    progress: list[Progress] = field(default_factory=list)
     held: set[Connection] = field(default_factory=set)
     violations: list[str] = field(default_factory=list)
 
@@ -478,6 +480,9 @@ class World:
             return None
         if isinstance(op, ProbeFile):
             return probe(op.file)
+        if isinstance(op, Progress):
+            self.progress.append(op)
+            return None
         assert isinstance(op, ReadFile), op
         data = op.file.source.read(op.max_bytes)  # type: ignore[union-attr]
         assert len(data) <= op.max_bytes
