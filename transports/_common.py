@@ -49,6 +49,8 @@ __all__ = [
 
 OutputTarget = Union[str, "os.PathLike[str]", BinaryIO, None]
 StatusCallback = Callable[[Any], Any]
+# Called with a decart_proto.Progress as an upload or a download moves.
+ProgressCallback = Callable[[Any], Any]
 DEFAULT_BASE_URL = "https://api.decart.ai"
 
 

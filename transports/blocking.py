@@ -28,6 +28,7 @@ from decart_proto import (
     OutputWrite,
     PollPolicy,
     ProbeFile,
+    Progress,
     QueueJobResult,
     ReadFile,
     Receive,
@@ -46,6 +47,7 @@ from ._common import (
     ClientConfig,
     Output,
     OutputTarget,
+    ProgressCallback,
     StatusCallback,
     finish_output,
     network_error,
@@ -74,10 +76,12 @@ class _Run:
         client: DecartClient,
         callback: StatusCallback | None,
         output: Output | None,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         self.client = client
         self.callback = callback
         self.output = output
+        self.on_progress = on_progress
         self.held: set[Connection] = set()
 
     def run(self, gen: Generator[Any, Any, T]) -> T:
@@ -140,6 +144,10 @@ class _Run:
                     outcome.close()  # never to be awaited: no "never awaited" warning
                 raise TypeError("the blocking client cannot await on_status_change")
 
+    def _progress(self, op: Progress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(op)
+
     def _output_write(self, op: OutputWrite) -> None:
         assert self.output is not None
         self.output.write(op.data)
@@ -167,6 +175,7 @@ _EXECUTORS: dict[type, Callable[[_Run, Any], Any]] = {
     OutputReset: _Run._output_reset,
     ProbeFile: _Run._probe_file,
     ReadFile: _Run._read_file,
+    Progress: _Run._progress,
 }
 
 
@@ -370,8 +379,9 @@ class DecartClient:
         gen: Generator[Any, Any, T],
         callback: StatusCallback | None = None,
         output: Output | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> T:
-        return _Run(self, callback, output).run(gen)
+        return _Run(self, callback, output, on_progress).run(gen)
 
     def _acquire(self, op: Acquire) -> Connection:
         if not op.fresh:
@@ -407,25 +417,40 @@ class DecartClient:
 class QueueClient:
     """``client.queue``: the four methods of the Queue API docs, plus :meth:`wait` to resume a
     job by id. ``timeout`` is the whole call's deadline in seconds; ``output`` (a path or a
-    binary file) receives the video instead of memory, atomically for a path."""
+    binary file) receives the video instead of memory, atomically for a path; ``on_progress``
+    is called with a :class:`decart_proto.Progress` as the upload and the download move."""
 
     def __init__(self, client: DecartClient) -> None:
         self._client = client
 
     def submit(
-        self, options: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        options: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> JobSubmitResponse:
-        return self._client._run(self._client._driver.submit(options, timeout=timeout))
+        gen = self._client._driver.submit(
+            options, timeout=timeout, progress=on_progress is not None
+        )
+        return self._client._run(gen, None, None, on_progress)
 
     def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
         return self._client._run(self._client._driver.status(job_id, timeout=timeout))
 
     def result(
-        self, job_id: str, *, output: OutputTarget = None, timeout: float | None = None
+        self,
+        job_id: str,
+        *,
+        output: OutputTarget = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
         out = open_output(output)
-        gen = self._client._driver.result(job_id, to_output=out is not None, timeout=timeout)
-        return self._client._run(gen, None, out)
+        gen = self._client._driver.result(
+            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+        )
+        return self._client._run(gen, None, out, on_progress)
 
     def submit_and_poll(
         self,
@@ -434,13 +459,14 @@ class QueueClient:
         on_status_change: StatusCallback | None = None,
         output: OutputTarget = None,
         timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
         options, callback = split_options(options, on_status_change)
         out = open_output(output)
         gen = self._client._driver.submit_and_poll(
-            options, to_output=out is not None, timeout=timeout
+            options, to_output=out is not None, timeout=timeout, progress=on_progress is not None
         )
-        return self._client._run(gen, callback, out)
+        return self._client._run(gen, callback, out, on_progress)
 
     def wait(
         self,
@@ -449,7 +475,10 @@ class QueueClient:
         on_status_change: StatusCallback | None = None,
         output: OutputTarget = None,
         timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
         out = open_output(output)
-        gen = self._client._driver.wait(job_id, to_output=out is not None, timeout=timeout)
-        return self._client._run(gen, on_status_change, out)
+        gen = self._client._driver.wait(
+            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+        )
+        return self._client._run(gen, on_status_change, out, on_progress)
