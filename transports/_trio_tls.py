@@ -1,4 +1,4 @@
-"""TLS over a trio SocketStream, through ``ssl.MemoryBIO``.
+"""TLS over the trio transport's plain stream, through ``ssl.MemoryBIO``.
 
 Why not ``trio.SSLStream``: its ``receive_some`` returns at most one TLS record (16 KiB), so a
 download costs the driver sixteen steps per 256 KiB. Here one receive decrypts everything that
@@ -9,17 +9,29 @@ need not be announced by ``close_notify``.
 
 from __future__ import annotations
 
+import socket
 import ssl
-
-import trio
+from typing import Protocol
 
 __all__ = ["TlsStream"]
 
 _RECEIVE = 256 * 1024
 
 
+class Transport(Protocol):
+    """The plain stream underneath (``transports.trio._Tcp``): bytes in and out by a deadline."""
+
+    socket: socket.socket
+
+    async def send_all(self, data: bytes, deadline: float) -> None: ...
+
+    async def receive_some(self, max_bytes: int, deadline: float) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class TlsStream:
-    def __init__(self, tcp: trio.SocketStream, context: ssl.SSLContext, host: str) -> None:
+    def __init__(self, tcp: Transport, context: ssl.SSLContext, host: str) -> None:
         self.tcp = tcp
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
@@ -27,46 +39,49 @@ class TlsStream:
         self._eof = False
 
     @property
-    def socket(self) -> trio.socket.SocketType:
+    def socket(self) -> socket.socket:
         return self.tcp.socket
 
-    async def _flush(self) -> None:
+    def close(self) -> None:
+        self.tcp.close()
+
+    async def _flush(self, deadline: float) -> None:
         data = self._out.read()
         if data:
-            await self.tcp.send_all(data)
+            await self.tcp.send_all(data, deadline)
 
-    async def _fill(self) -> None:
-        data = await self.tcp.receive_some(_RECEIVE)
+    async def _fill(self, deadline: float) -> None:
+        data = await self.tcp.receive_some(_RECEIVE, deadline)
         if data:
             self._in.write(data)
         else:
             self._in.write_eof()
 
-    async def handshake(self) -> None:
+    async def handshake(self, deadline: float) -> None:
         while True:
             try:
                 self._tls.do_handshake()
                 break
             except ssl.SSLWantReadError:
-                await self._flush()
-                await self._fill()
-        await self._flush()
+                await self._flush(deadline)
+                await self._fill(deadline)
+        await self._flush(deadline)
 
-    async def send_all(self, data: bytes) -> None:
+    async def send_all(self, data: bytes, deadline: float) -> None:
         view = memoryview(data)
         while view:
             try:
                 written = self._tls.write(view)
             except ssl.SSLWantReadError:  # pragma: no cover - renegotiation (TLS <= 1.2)
-                await self._flush()
-                await self._fill()
+                await self._flush(deadline)
+                await self._fill(deadline)
                 continue
             view = view[written:]
             if self._out.pending >= _RECEIVE:
-                await self._flush()
-        await self._flush()
+                await self._flush(deadline)
+        await self._flush(deadline)
 
-    async def receive_some(self, max_bytes: int) -> bytes:
+    async def receive_some(self, max_bytes: int, deadline: float) -> bytes:
         """Up to *max_bytes* of plaintext: every record already received, or the next ones to
         arrive; ``b""`` at the end of the stream."""
         if self._eof:
@@ -90,5 +105,5 @@ class TlsStream:
                 self._eof = True
             if parts or self._eof:
                 return b"".join(parts)
-            await self._flush()  # TLS 1.3 may have something to answer (a key update)
-            await self._fill()
+            await self._flush(deadline)  # TLS 1.3 may have something to answer (a key update)
+            await self._fill(deadline)

@@ -2,23 +2,36 @@
 
 Deadlines are trio cancel scopes on trio's clock, which is also the driver's clock, so a test
 under ``trio.testing.MockClock`` runs polling and timeouts in virtual time. Uploads are sent
-in chunks (trio has no ``sendfile``); TLS is ``_trio_tls`` over trio's SocketStream.
+in chunks (trio has no ``sendfile``); TLS is ``_trio_tls`` over the plain stream below.
+
+Why a plain stream of our own rather than ``trio.SocketStream``: a status request is one send
+and one receive, and trio's stream costs each of them a cancel scope (for the deadline), a
+scheduler pass and two context managers. :class:`_Tcp` tries the socket first and opens a
+cancel scope only around an actual wait, which is where a deadline can matter.
 """
 
 from __future__ import annotations
 
 import select
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import trio
+from trio.lowlevel import (
+    cancel_shielded_checkpoint,
+    checkpoint_if_cancelled,
+    notify_closing,
+    wait_readable,
+    wait_writable,
+)
 
 from decart_proto import FileRegion, IOTimeout, NetworkError, Origin, models
 
 from . import _errors
 from ._async_client import AsyncDecartClient, AsyncIO, QueueClient
-from ._common import network_error, opened_region
+from ._common import opened_region
 from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
 from ._trio_tls import TlsStream
 
@@ -28,23 +41,75 @@ __all__ += _errors.__all__
 
 T = TypeVar("T")
 _CHUNK = 1 << 20
-Stream = trio.SocketStream | TlsStream
 
 
 async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
-    """*awaitable*'s result, or IOTimeout once trio's clock reaches *deadline*; trio's stream
-    errors in the core's terms."""
+    """*awaitable*'s result, or IOTimeout once trio's clock reaches *deadline*."""
+    with trio.move_on_at(deadline):
+        return await awaitable
+    raise IOTimeout("timed out")
+
+
+async def _wait(wait: Callable[[socket.socket], Awaitable[None]], sock: socket.socket,
+                deadline: float) -> None:  # fmt: skip
+    """Wait until *sock* is ready, under a cancel scope for *deadline* (a checkpoint)."""
     with trio.move_on_at(deadline):
         try:
-            return await awaitable
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            cause = exc.__cause__
-            raise (
-                network_error(cause)
-                if cause is not None
-                else NetworkError("the connection was closed")
-            ) from None
+            await wait(sock)
+        except trio.ClosedResourceError:
+            # Closed by another task (client.close(), or a cancelled call's clean-up).
+            raise NetworkError("the connection was closed") from None
+        return
     raise IOTimeout("timed out")
+
+
+class _Tcp:
+    """A connected non-blocking socket moved by trio's low-level waits.
+
+    Cancellation: every send and receive starts with ``checkpoint_if_cancelled``, and every
+    wait is a full checkpoint, so a cancelled call stops at its next op. A receive that finds
+    data without waiting still passes through the scheduler (a download must not starve other
+    tasks); a send that did not wait does not, since the receive that follows it in every
+    exchange does."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = sock
+
+    async def send_all(self, data: bytes, deadline: float) -> None:
+        await checkpoint_if_cancelled()
+        sock = self.socket
+        with memoryview(data) as view:
+            done, total = 0, len(view)
+            while done < total:
+                try:
+                    done += sock.send(view[done:])
+                except BlockingIOError:
+                    await _wait(wait_writable, sock, deadline)
+
+    async def receive_some(self, max_bytes: int, deadline: float) -> bytes:
+        await checkpoint_if_cancelled()
+        sock = self.socket
+        try:
+            data = sock.recv(max_bytes)
+        except BlockingIOError:
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return data
+        while True:
+            await _wait(wait_readable, sock, deadline)
+            try:
+                return sock.recv(max_bytes)
+            except BlockingIOError:
+                continue
+
+    def close(self) -> None:
+        # Wakes any task still waiting on the socket (with ClosedResourceError).
+        notify_closing(self.socket)
+        self.socket.close()
+
+
+Stream = _Tcp | TlsStream
 
 
 class TrioIO(AsyncIO):
@@ -54,19 +119,23 @@ class TrioIO(AsyncIO):
         return trio.current_time()
 
     async def connect(self, origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> object:
-        tcp = await _within(deadline, trio.open_tcp_stream(origin.host, origin.port))
+        opened = await _within(deadline, trio.open_tcp_stream(origin.host, origin.port))
+        # trio's stream set TCP_NODELAY; the socket itself moves to a plain one of our own.
+        sock = socket.socket(fileno=opened.socket.detach())
+        sock.setblocking(False)
+        tcp = _Tcp(sock)
         if tls is None:
             return tcp
         stream = TlsStream(tcp, tls, origin.host)
         try:
-            await _within(deadline, stream.handshake())
+            await stream.handshake(deadline)
         except BaseException:
-            tcp.socket.close()
+            tcp.close()
             raise
         return stream
 
     async def send(self, stream: Stream, data: bytes, deadline: float) -> None:
-        await _within(deadline, stream.send_all(data))
+        await stream.send_all(data, deadline)
 
     async def send_file(self, stream: Stream, region: FileRegion, deadline: float) -> int:
         assert region.length is not None
@@ -77,12 +146,12 @@ class TrioIO(AsyncIO):
                 chunk = f.read(min(_CHUNK, region.length - sent))
                 if not chunk:
                     break
-                await _within(deadline, stream.send_all(chunk))
+                await stream.send_all(chunk, deadline)
                 sent += len(chunk)
         return sent
 
     async def receive(self, stream: Stream, max_bytes: int, deadline: float) -> bytes:
-        return bytes(await _within(deadline, stream.receive_some(max_bytes)))
+        return await stream.receive_some(max_bytes, deadline)
 
     async def sleep_until(self, until: float) -> None:
         await trio.sleep_until(until)
@@ -91,17 +160,16 @@ class TrioIO(AsyncIO):
         return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
 
     def is_stale(self, stream: Stream) -> bool:
-        sock = stream.socket
         try:
-            readable, _, _ = select.select([sock.fileno()], [], [], 0)
+            readable, _, _ = select.select([stream.socket.fileno()], [], [], 0)
         except (OSError, ValueError):
             return True
         return bool(readable)
 
     def close(self, stream: Stream) -> None:
         # Synchronous on purpose: it runs while a call is being cancelled, where an await
-        # would be cancelled too. trio wakes any task still waiting on the socket.
-        stream.socket.close()
+        # would be cancelled too.
+        stream.close()
 
 
 class DecartClient(AsyncDecartClient):
