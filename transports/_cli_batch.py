@@ -5,9 +5,10 @@ from inside the status callback, before the job is polled. A rerun of the same c
 the journal back: recorded jobs are waited for, never submitted again; saved results are not
 downloaded again.
 
-Ctrl-C stops the batch without losing a job id: uploads are abandoned at their next chunk (the
-server never saw a whole body, so no job exists), an upload already sent is given time to
-return its job id (which is then journaled), downloads in progress are dropped (nothing
+Ctrl-C stops the batch without losing a job id: uploads are abandoned at their next progress
+report from the client (at most 8 MiB later) while part of the body is unsent (the server never
+saw a whole body, so no job exists); an upload already sent is given time to return its job id
+(which is then journaled); downloads in progress are dropped (nothing
 half-written), and no journal line is left half-written. Jobs that were only being polled need
 nothing: their ids are in the journal.
 """

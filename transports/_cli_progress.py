@@ -2,9 +2,9 @@
 job's status with the time since it was submitted.
 
 On a terminal this is a live ``rich`` display on stderr; otherwise (a pipe, a log file, CI) one
-plain line per event, so that logs stay readable. The byte counts come from two small proxies
-around the input file and the output, so the client needs no progress hook: see
-docs/cli.md for the trade-off (the upload is sent in chunks rather than by ``sendfile``).
+plain line per event, so that logs stay readable. The byte counts come from the client's own
+``on_progress`` hook (:class:`TransferView`), so the input goes to the client as a path (sent
+by ``sendfile`` on plain TCP) and the output as a path (the client's atomic writer).
 """
 
 from __future__ import annotations
@@ -14,24 +14,23 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
-from ._common import AtomicFileOutput
+from decart_proto import Progress
 
 __all__ = [
     "Bytes",
-    "CountingReader",
-    "CountingSink",
     "Reporter",
     "Stopped",
+    "TransferView",
     "human_bytes",
     "make_reporter",
 ]
 
 
 class Stopped(Exception):
-    """Raised from inside a client call (by a proxy or a callback) to end it at once; the client
-    then closes its connections and discards a partial output."""
+    """Raised from inside a client call (by a progress or status callback) to end it at once;
+    the client then closes its connections and discards a partial output."""
 
 
 def human_bytes(n: float) -> str:
@@ -175,7 +174,7 @@ class RichReporter(Reporter):
             self.progress.update(task, completed=bar.done, total=bar.done)
             self.progress.stop_task(task)
         else:
-            self.progress.update(task, completed=bar.done)
+            self.progress.update(task, completed=bar.done, total=bar.total)
 
     def status(self, label: str, job_id: str, status: str, elapsed: float) -> None:
         text = f"{label}: job {job_id} [bold]{status}[/bold]"
@@ -209,108 +208,47 @@ def make_reporter(stream: TextIO, quiet: bool, secret: str) -> Reporter:
     return Reporter(stream, quiet, secret)
 
 
-# -- the proxies ---------------------------------------------------------------------------
+# -- the client's progress hook -------------------------------------------------------------
 
 
-class CountingReader:
-    """A binary input file that reports how far the client has read it. It has no ``fileno``,
-    so the blocking client reads it in chunks, each of which is counted; *check* runs before
-    each read and may raise :class:`Stopped` to abandon the upload."""
+class TransferView:
+    """The client's ``on_progress`` callback for one job: each phase (upload, download) becomes
+    a bar, made at its first report. *check* runs at each report and may raise
+    :class:`Stopped` to end the call; the client then closes its connections and discards a
+    partial output.
 
-    mode = "rb"
-
-    def __init__(self, path: str, bar: Callable[[], Bytes], check: Callable[[], None]) -> None:
-        self.name = path
-        self._file: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._bar_factory = bar
-        self._bar: Bytes | None = None
-        self._check = check
-
-    def _progress(self) -> Bytes:
-        if self._bar is None:
-            self._bar = self._bar_factory()
-        return self._bar
-
-    def read(self, size: int = -1) -> bytes:
-        self._check()
-        data = self._file.read(size)
-        bar = self._progress()
-        bar.set(self._file.tell())
-        return data
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return self._file.seek(offset, whence)
-
-    def finish(self) -> None:
-        if self._bar is not None:
-            self._bar.finish()
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> CountingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class CountingSink:
-    """The result's destination: the transport's own atomic file output (a temporary file
-    renamed into place by :meth:`commit`), seen by the client as a seekable binary stream so
-    that each write can be counted and a restarted download rewinds it."""
+    An upload is stopped only while part of its body is still unsent (so the server cannot have
+    created a job): once the whole body is out, or when its length is unknown, the job id must be
+    waited for, not lost."""
 
     def __init__(
-        self, path: str, bar: Callable[[], Bytes], check: Callable[[], None] = lambda: None
+        self, reporter: Reporter, label: str, check: Callable[[], None] | None = None
     ) -> None:
-        self.path = path
-        self._atomic = AtomicFileOutput(path)
-        self._bar_factory = bar
-        self._bar: Bytes | None = None
-        self._check = check
-        self.written = 0
+        self.reporter = reporter
+        self.label = label
+        self.check = check or (lambda: None)
+        self.bars: dict[str, Bytes] = {}
 
-    def write(self, data: bytes) -> int:
-        self._check()
-        if self._bar is None:
-            self._bar = self._bar_factory()
-        self._atomic.write(data)
-        self.written += len(data)
-        self._bar.set(self.written)
-        return len(data)
+    def __call__(self, progress: Progress) -> None:
+        if progress.phase == "download" or (
+            progress.total is not None and progress.done < progress.total
+        ):
+            self.check()
+        bar = self.bars.get(progress.phase)
+        if bar is None:
+            bar = self.reporter.transfer(f"{self.label}: {progress.phase}", progress.total)
+            self.bars[progress.phase] = bar
+        # A retried transfer starts again from 0, perhaps with another length.
+        bar.total = progress.total
+        bar.set(progress.done)
 
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.written
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        if offset != 0 or whence != os.SEEK_SET:
-            raise OSError("the output can only be rewound to its start")
-        return 0
-
-    def truncate(self, size: int | None = None) -> int:
-        self._atomic.reset()
-        self.written = 0
-        return 0
-
-    def flush(self) -> None:
-        """Durability comes with commit()."""
-
-    def commit(self) -> None:
-        self._atomic.commit()
-        if self._bar is not None:
-            self._bar.finish()
-
-    def discard(self) -> None:
-        self._atomic.discard()
+    def finish(self, phase: str) -> int | None:
+        """The phase is over: its bar's final line; the bytes it reached (None: no report)."""
+        bar = self.bars.get(phase)
+        if bar is None:
+            return None
+        bar.finish()
+        return bar.done
 
 
 def stderr_reporter(quiet: bool, secret: str) -> Reporter:

@@ -1,8 +1,10 @@
 """One job through the blocking client, with progress: the piece every command shares.
 
 The CLI adds no protocol logic: submitting, polling, retrying and the deadline all happen in
-``client.queue.submit_and_poll`` / ``wait`` / ``result``. What it adds is the view (a reader and
-a sink that count bytes, a status callback) and hooks to record a job id the moment it exists.
+``client.queue.submit_and_poll`` / ``wait`` / ``result``, which also take the input and the
+output as paths (so the upload is ``sendfile``d on plain TCP, and the result written atomically
+by the client). What it adds is the view (the client's progress and status callbacks) and hooks
+to record a job id the moment it exists.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
+from typing import Any
 
-from decart_proto import JobStatusResponse, models
+from decart_proto import JobStatusResponse, JobSubmitResponse, QueueJobResult, models
 
-from ._cli_progress import CountingReader, CountingSink, Reporter
+from ._cli_progress import Reporter, TransferView
 from .blocking import DecartClient
 
-__all__ = ["JobSpec", "Outcome", "fetch_result", "run_job"]
+__all__ = ["JobSpec", "Outcome", "fetch_result", "run_job", "submit_only"]
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Outcome:
     output: str | None
     bytes: int = 0
     error: str | None = None
+    uploaded: int | None = None  # the submit's body as sent, when this run uploaded it
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -48,11 +51,8 @@ class Outcome:
             "output": self.output,
             "bytes": self.bytes,
             "error": self.error,
+            "uploaded": self.uploaded,
         }
-
-
-def _no_check() -> None:
-    return None
 
 
 def run_job(
@@ -63,67 +63,67 @@ def run_job(
     timeout: float | None = None,
     on_job_id: Callable[[str], None] = lambda job_id: None,
     on_status: Callable[[str], None] = lambda status: None,
-    check: Callable[[], None] = _no_check,
+    check: Callable[[], None] | None = None,
 ) -> Outcome:
     """Submit (or resume) *spec* and save its result to ``spec.output`` atomically.
 
     ``on_job_id`` runs once, as soon as the job id is known (before any further request);
-    ``check`` runs before each chunk read or written and may raise to abandon the call."""
+    ``check`` runs at each progress report (see :class:`TransferView`) and may raise to abandon
+    the call."""
     started = time.monotonic()
-    sink = CountingSink(
-        spec.output, lambda: reporter.transfer(f"{spec.label}: download", None), check
-    )
-    reader: CountingReader | None = None
+    view = TransferView(reporter, spec.label, check)
 
     def changed(status: JobStatusResponse) -> None:
         if spec.job_id is None:
             spec.job_id = status.job_id
-            if reader is not None:
-                reader.finish()
+            view.finish("upload")
             on_job_id(status.job_id)
         reporter.status(spec.label, status.job_id, status.status, time.monotonic() - started)
         on_status(status.status)
 
-    try:
-        if spec.job_id is None:
-            assert spec.input is not None
-            path = spec.input
-            reader = CountingReader(
-                path,
-                lambda: reporter.transfer(f"{spec.label}: upload", os.path.getsize(path)),
-                check,
-            )
-            with reader:
-                options = {**spec.options, "model": models.video(spec.model), "data": reader}
-                result = client.queue.submit_and_poll(
-                    options, on_status_change=changed, output=cast(BinaryIO, sink), timeout=timeout
-                )
-        else:
-            result = client.queue.wait(
-                spec.job_id, on_status_change=changed, output=cast(BinaryIO, sink), timeout=timeout
-            )
-    except BaseException:
-        sink.discard()
-        raise
-    if result.status != "completed":
-        sink.discard()
-        return Outcome(spec.job_id, "failed", None, 0, result.error or "Job failed")
-    sink.commit()
-    return Outcome(spec.job_id, "completed", spec.output, sink.written)
+    if spec.job_id is None:
+        assert spec.input is not None
+        options = {**spec.options, "model": models.video(spec.model), "data": spec.input}
+        result = client.queue.submit_and_poll(
+            options, on_status_change=changed, output=spec.output, timeout=timeout, on_progress=view
+        )
+    else:
+        result = client.queue.wait(
+            spec.job_id,
+            on_status_change=changed,
+            output=spec.output,
+            timeout=timeout,
+            on_progress=view,
+        )
+    return _outcome(spec.job_id, spec.output, result, view)
 
 
 def fetch_result(
     client: DecartClient, job_id: str, output: str, reporter: Reporter, timeout: float | None
 ) -> Outcome:
     """Download a finished job's result once, without waiting."""
-    sink = CountingSink(output, lambda: reporter.transfer(f"{job_id}: download", None))
-    try:
-        result = client.queue.result(job_id, output=cast(BinaryIO, sink), timeout=timeout)
-    except BaseException:
-        sink.discard()
-        raise
+    view = TransferView(reporter, job_id)
+    result = client.queue.result(job_id, output=output, timeout=timeout, on_progress=view)
+    return _outcome(job_id, output, result, view)
+
+
+def submit_only(
+    client: DecartClient, spec: JobSpec, reporter: Reporter, timeout: float | None
+) -> tuple[JobSubmitResponse, int | None]:
+    """Upload *spec*'s input and return at once with the job id, and the bytes uploaded."""
+    assert spec.input is not None
+    view = TransferView(reporter, spec.label)
+    options = {**spec.options, "model": models.video(spec.model), "data": spec.input}
+    submitted = client.queue.submit(options, timeout=timeout, on_progress=view)
+    return submitted, view.finish("upload")
+
+
+def _outcome(
+    job_id: str | None, output: str, result: QueueJobResult, view: TransferView
+) -> Outcome:
+    # The client has committed the output (a completed job) or removed it (anything else).
+    uploaded = view.bars["upload"].done if "upload" in view.bars else None
     if result.status != "completed":
-        sink.discard()
-        return Outcome(job_id, "failed", None, 0, result.error or "Job failed")
-    sink.commit()
-    return Outcome(job_id, "completed", output, sink.written)
+        return Outcome(job_id, "failed", None, 0, result.error or "Job failed", uploaded)
+    view.finish("download")
+    return Outcome(job_id, "completed", output, os.path.getsize(output), None, uploaded)

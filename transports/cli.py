@@ -23,7 +23,7 @@ from decart_proto import PollPolicy, __version__, models, prepare_submit
 
 from ._cli_exit import CliError, ExitCode, classify, one_line
 from ._cli_progress import Reporter, human_bytes, make_reporter
-from ._cli_run import JobSpec, Outcome, fetch_result, run_job
+from ._cli_run import JobSpec, Outcome, fetch_result, run_job, submit_only
 
 __all__ = ["main"]
 
@@ -374,23 +374,20 @@ def cmd_submit(session: Session) -> int:
         default = os.path.splitext(os.path.basename(args.input))[0] + "-edited.mp4"
         output = check_output(args.output or default, args.force)
     with session.client() as client:
+        spec = JobSpec(os.path.basename(args.input), output or "", args.input, args.model, options)
         if args.no_wait:
-            with open(args.input, "rb") as data:
-                submitted = client.queue.submit(
-                    {**options, "model": models.video(args.model), "data": data},
-                    timeout=args.timeout,
-                )
+            session.extra["submitting"] = True
+            submitted, uploaded = submit_only(client, spec, session.reporter, args.timeout)
             session.result(
                 submitted.job_id
                 if session.quiet
                 else f"Submitted job {submitted.job_id}\n"
                 f"Save its result with: {session.resume_command(submitted.job_id, None)}",
-                {"job_id": submitted.job_id, "status": submitted.status},
+                {"job_id": submitted.job_id, "status": submitted.status, "uploaded": uploaded},
             )
             return ExitCode.OK
         assert output is not None
         session.resume_output = output
-        spec = JobSpec(os.path.basename(args.input), output, args.input, args.model, options)
 
         def remember(job_id: str) -> None:
             session.job_id = job_id
