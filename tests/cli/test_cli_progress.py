@@ -89,7 +89,7 @@ def test_batch_ctrl_c_abandons_an_upload_from_its_progress_report(
     big = tmp_path / "huge.mp4"
     with big.open("wb") as f:
         f.truncate(48 * 1024 * 1024)
-    emu.add_fault(Fault(method="POST", delay=3.0))
+    emu.add_fault(Fault(method="POST", delay=5.0))  # generous on a loaded machine
     proc = start_cli(["batch", str(big), "-p", "x", "--out-dir", "out", *FAST], emu, tmp_path)
     err = StreamWatcher(proc.stderr)
     err.wait_for(lambda lines: any("huge.mp4: upload:" in line for line in lines))
