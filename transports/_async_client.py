@@ -29,6 +29,7 @@ from decart_proto import (
     OutputWrite,
     PollPolicy,
     ProbeFile,
+    Progress,
     QueueJobResult,
     ReadFile,
     Receive,
@@ -40,18 +41,18 @@ from decart_proto import (
     Timeouts,
 )
 
+from . import _calls
 from ._common import (
     ClientConfig,
     Output,
     OutputTarget,
+    ProgressCallback,
     StatusCallback,
     finish_output,
     network_error,
-    open_output,
     probe_file,
     read_chunk,
     short_file,
-    split_options,
 )
 
 __all__ = ["AsyncDecartClient", "AsyncIO", "QueueClient"]
@@ -109,12 +110,17 @@ class _Run:
     safe: a connection lent out to this call is closed, never pooled, if the call ends early."""
 
     def __init__(
-        self, client: AsyncDecartClient, callback: StatusCallback | None, output: Output | None
+        self,
+        client: AsyncDecartClient,
+        callback: StatusCallback | None,
+        output: Output | None,
+        on_progress: ProgressCallback | None,
     ) -> None:
         self.client = client
         self.io = client._io
         self.callback = callback
         self.output = output
+        self.on_progress = on_progress
         self.held: set[Connection] = set()
 
     async def run(self, gen: Generator[Any, Any, T]) -> T:
@@ -173,6 +179,12 @@ class _Run:
         if isinstance(op, Notify):
             if self.callback is not None:
                 outcome = self.callback(op.status)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            return None
+        if isinstance(op, Progress):
+            if self.on_progress is not None:
+                outcome = self.on_progress(op)
                 if inspect.isawaitable(outcome):
                     await outcome
             return None
@@ -239,13 +251,9 @@ class AsyncDecartClient:
         for conn in self._pool.drain():
             self._io.close(conn.stream)
 
-    async def _run(
-        self,
-        gen: Generator[Any, Any, T],
-        callback: StatusCallback | None = None,
-        output: Output | None = None,
-    ) -> T:
-        return await _Run(self, callback, output).run(gen)
+    async def _run(self, call: _calls.Call[T]) -> T:
+        run = _Run(self, call.on_status_change, call.output, call.on_progress)
+        return await run.run(call.gen)
 
     async def _acquire(self, op: Acquire) -> Connection:
         origin = op.origin
@@ -270,26 +278,37 @@ class AsyncDecartClient:
 class QueueClient:
     """``client.queue``: the four methods of the Queue API docs, plus :meth:`wait` to resume a
     job by id. ``timeout`` is the whole call's deadline in seconds; ``output`` (a path or a
-    binary file) receives the video instead of memory, atomically for a path.
-    ``on_status_change`` may be a plain or an async callable; an async one is awaited."""
+    binary file) receives the video instead of memory, atomically for a path; ``on_progress``
+    is called with a :class:`decart_proto.Progress` as the upload and the download move.
+    Callbacks may be plain or async callables; an async one is awaited."""
 
     def __init__(self, client: AsyncDecartClient) -> None:
         self._client = client
 
     async def submit(
-        self, options: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        options: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> JobSubmitResponse:
-        return await self._client._run(self._client._driver.submit(options, timeout=timeout))
+        return await self._client._run(
+            _calls.submit(self._client._driver, options, timeout, on_progress)
+        )
 
     async def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
-        return await self._client._run(self._client._driver.status(job_id, timeout=timeout))
+        return await self._client._run(_calls.status(self._client._driver, job_id, timeout))
 
     async def result(
-        self, job_id: str, *, output: OutputTarget = None, timeout: float | None = None
+        self,
+        job_id: str,
+        *,
+        output: OutputTarget = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
-        out = open_output(output)
-        gen = self._client._driver.result(job_id, to_output=out is not None, timeout=timeout)
-        return await self._client._run(gen, None, out)
+        call = _calls.result(self._client._driver, job_id, output, timeout, on_progress)
+        return await self._client._run(call)
 
     async def submit_and_poll(
         self,
@@ -298,13 +317,13 @@ class QueueClient:
         on_status_change: StatusCallback | None = None,
         output: OutputTarget = None,
         timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
-        options, callback = split_options(options, on_status_change)
-        out = open_output(output)
-        gen = self._client._driver.submit_and_poll(
-            options, to_output=out is not None, timeout=timeout
+        driver = self._client._driver
+        call = _calls.submit_and_poll(
+            driver, options, on_status_change, output, timeout, on_progress
         )
-        return await self._client._run(gen, callback, out)
+        return await self._client._run(call)
 
     async def wait(
         self,
@@ -313,7 +332,8 @@ class QueueClient:
         on_status_change: StatusCallback | None = None,
         output: OutputTarget = None,
         timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
-        out = open_output(output)
-        gen = self._client._driver.wait(job_id, to_output=out is not None, timeout=timeout)
-        return await self._client._run(gen, on_status_change, out)
+        driver = self._client._driver
+        call = _calls.wait(driver, job_id, on_status_change, output, timeout, on_progress)
+        return await self._client._run(call)

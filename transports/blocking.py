@@ -42,7 +42,7 @@ from decart_proto import (
 )
 from decart_proto import IOTimeout as _IOTimeout
 
-from . import _errors
+from . import _calls, _errors
 from ._common import (
     ClientConfig,
     Output,
@@ -51,12 +51,10 @@ from ._common import (
     StatusCallback,
     finish_output,
     network_error,
-    open_output,
     opened_region,
     probe_file,
     read_chunk,
     short_file,
-    split_options,
 )
 from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
 
@@ -138,15 +136,11 @@ class _Run:
 
     def _notify(self, op: Notify) -> None:
         if self.callback is not None:
-            outcome = self.callback(op.status)
-            if inspect.isawaitable(outcome):
-                if inspect.iscoroutine(outcome):
-                    outcome.close()  # never to be awaited: no "never awaited" warning
-                raise TypeError("the blocking client cannot await on_status_change")
+            _refuse_awaitable(self.callback(op.status), "on_status_change")
 
     def _progress(self, op: Progress) -> None:
         if self.on_progress is not None:
-            self.on_progress(op)
+            _refuse_awaitable(self.on_progress(op), "on_progress")
 
     def _output_write(self, op: OutputWrite) -> None:
         assert self.output is not None
@@ -177,6 +171,13 @@ _EXECUTORS: dict[type, Callable[[_Run, Any], Any]] = {
     ReadFile: _Run._read_file,
     Progress: _Run._progress,
 }
+
+
+def _refuse_awaitable(outcome: object, name: str) -> None:
+    if inspect.isawaitable(outcome):
+        if inspect.iscoroutine(outcome):
+            outcome.close()  # never to be awaited: no "never awaited" warning
+        raise TypeError(f"the blocking client cannot await {name}")
 
 
 def _remaining(deadline: float) -> float:
@@ -374,14 +375,8 @@ class DecartClient:
         for conn in idle:
             _close(conn)
 
-    def _run(
-        self,
-        gen: Generator[Any, Any, T],
-        callback: StatusCallback | None = None,
-        output: Output | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> T:
-        return _Run(self, callback, output, on_progress).run(gen)
+    def _run(self, call: _calls.Call[T]) -> T:
+        return _Run(self, call.on_status_change, call.output, call.on_progress).run(call.gen)
 
     def _acquire(self, op: Acquire) -> Connection:
         if not op.fresh:
@@ -430,13 +425,11 @@ class QueueClient:
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> JobSubmitResponse:
-        gen = self._client._driver.submit(
-            options, timeout=timeout, progress=on_progress is not None
-        )
-        return self._client._run(gen, None, None, on_progress)
+        call = _calls.submit(self._client._driver, options, timeout, on_progress)
+        return self._client._run(call)
 
     def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
-        return self._client._run(self._client._driver.status(job_id, timeout=timeout))
+        return self._client._run(_calls.status(self._client._driver, job_id, timeout))
 
     def result(
         self,
@@ -446,11 +439,8 @@ class QueueClient:
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
-        out = open_output(output)
-        gen = self._client._driver.result(
-            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
-        )
-        return self._client._run(gen, None, out, on_progress)
+        call = _calls.result(self._client._driver, job_id, output, timeout, on_progress)
+        return self._client._run(call)
 
     def submit_and_poll(
         self,
@@ -461,12 +451,11 @@ class QueueClient:
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
-        options, callback = split_options(options, on_status_change)
-        out = open_output(output)
-        gen = self._client._driver.submit_and_poll(
-            options, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+        driver = self._client._driver
+        call = _calls.submit_and_poll(
+            driver, options, on_status_change, output, timeout, on_progress
         )
-        return self._client._run(gen, callback, out, on_progress)
+        return self._client._run(call)
 
     def wait(
         self,
@@ -477,8 +466,6 @@ class QueueClient:
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
-        out = open_output(output)
-        gen = self._client._driver.wait(
-            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
-        )
-        return self._client._run(gen, on_status_change, out, on_progress)
+        driver = self._client._driver
+        call = _calls.wait(driver, job_id, on_status_change, output, timeout, on_progress)
+        return self._client._run(call)
