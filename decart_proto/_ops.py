@@ -3,7 +3,7 @@
 A transport answers each op by sending its result into the driver generator (``None`` where
 there is none), or by throwing :class:`NetworkError` / :class:`IOTimeout` into it. Each op that
 can block carries an absolute ``deadline`` on the driver's clock. This is the whole contract: a
-transport for another event loop implements these ten ops and nothing else.
+transport for another event loop implements these twelve ops and nothing else.
 """
 
 from __future__ import annotations
