@@ -10,7 +10,6 @@ by ``sendfile`` on plain TCP) and the output as a path (the client's atomic writ
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -249,7 +248,3 @@ class TransferView:
             return None
         bar.finish()
         return bar.done
-
-
-def stderr_reporter(quiet: bool, secret: str) -> Reporter:
-    return make_reporter(sys.stderr, quiet, secret)
