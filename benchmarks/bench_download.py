@@ -20,6 +20,7 @@ import os
 import socket
 import ssl
 import sys
+from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -64,20 +65,23 @@ def download_blocking(args: ChildArgs, watch: Stopwatch) -> int:
     return sink.count
 
 
+async def _download_async(
+    client_class: Any, args: ChildArgs, watch: Stopwatch, sink: CountingSink
+) -> None:
+    """The async clients' download: the same code on either loop."""
+    async with client_class(
+        api_key=API_KEY, base_url=args.url, ssl_context=_context(args)
+    ) as client:
+        watch.start()
+        result = await client.queue.result(JOB_ID, output=sink)
+    assert result.status == "completed", result
+
+
 def download_asyncio(args: ChildArgs, watch: Stopwatch) -> int:
     from transports.asyncio import DecartClient  # noqa: PLC0415 - only in its own child
 
     sink = CountingSink()
-
-    async def main() -> None:
-        async with DecartClient(
-            api_key=API_KEY, base_url=args.url, ssl_context=_context(args)
-        ) as client:
-            watch.start()
-            result = await client.queue.result(JOB_ID, output=sink)
-        assert result.status == "completed", result
-
-    asyncio.run(main())
+    asyncio.run(_download_async(DecartClient, args, watch, sink))
     return sink.count
 
 
@@ -87,16 +91,7 @@ def download_trio(args: ChildArgs, watch: Stopwatch) -> int:
     from transports.trio import DecartClient  # noqa: PLC0415
 
     sink = CountingSink()
-
-    async def main() -> None:
-        async with DecartClient(
-            api_key=API_KEY, base_url=args.url, ssl_context=_context(args)
-        ) as client:
-            watch.start()
-            result = await client.queue.result(JOB_ID, output=sink)
-        assert result.status == "completed", result
-
-    trio.run(main)
+    trio.run(_download_async, DecartClient, args, watch, sink)
     return sink.count
 
 

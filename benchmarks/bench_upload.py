@@ -18,6 +18,7 @@ import socket
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -57,19 +58,21 @@ def upload_blocking(args: ChildArgs, watch: Stopwatch) -> int:
     return args.size
 
 
+async def _upload_async(client_class: Any, args: ChildArgs, watch: Stopwatch) -> None:
+    """The async clients' upload: the same code on either loop."""
+    options = _options(args)
+    async with client_class(
+        api_key=API_KEY, base_url=args.url, ssl_context=_context(args)
+    ) as client:
+        watch.start()
+        job = await client.queue.submit(options)
+    assert job.job_id == JOB_ID, job
+
+
 def upload_asyncio(args: ChildArgs, watch: Stopwatch) -> int:
     from transports.asyncio import DecartClient  # noqa: PLC0415
 
-    async def main() -> None:
-        options = _options(args)
-        async with DecartClient(
-            api_key=API_KEY, base_url=args.url, ssl_context=_context(args)
-        ) as client:
-            watch.start()
-            job = await client.queue.submit(options)
-        assert job.job_id == JOB_ID, job
-
-    asyncio.run(main())
+    asyncio.run(_upload_async(DecartClient, args, watch))
     return args.size
 
 
@@ -78,16 +81,7 @@ def upload_trio(args: ChildArgs, watch: Stopwatch) -> int:
 
     from transports.trio import DecartClient  # noqa: PLC0415
 
-    async def main() -> None:
-        options = _options(args)
-        async with DecartClient(
-            api_key=API_KEY, base_url=args.url, ssl_context=_context(args)
-        ) as client:
-            watch.start()
-            job = await client.queue.submit(options)
-        assert job.job_id == JOB_ID, job
-
-    trio.run(main)
+    trio.run(_upload_async, DecartClient, args, watch)
     return args.size
 
 
