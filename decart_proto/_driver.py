@@ -21,7 +21,7 @@ from ._job_state import JobState
 from ._multipart import BodyPlan, plan_body
 from ._ops import Notify, Op, OutputReset, OutputWrite, ProbeFile, Progress, Sleep
 from ._policy import PollPolicy, RetryPolicy, Timeouts
-from ._requests import Credentials, parse_base_url, result_request, status_request, submit_request
+from ._requests import Credentials, built_get, parse_base_url, submit_request
 from ._responses import (
     JobStatusResponse,
     JobSubmitResponse,
@@ -221,7 +221,7 @@ class Driver:
             deadline = now + (self.timeouts.job if timeout is None else timeout)
         if job_id is not None:
             # Checked now, before any I/O, so that a bad id is the caller's error at once.
-            status_request(self.target, self.credentials, job_id)
+            built_get(self.target, self.credentials, job_id)
         return JobMachine(
             mode,
             now=now,
@@ -270,11 +270,12 @@ class Driver:
                 continue
             send: BodyPlan | None = None
             into: Any = None
+            wire: bytes | None = None
             if meter is not None:
                 meter.restart()
             if isinstance(action, Poll):
                 op = Operation.STATUS
-                request = status_request(self.target, self.credentials, action.job_id)
+                request, wire = built_get(self.target, self.credentials, action.job_id)
             elif isinstance(action, Submit):
                 assert form is not None
                 op = Operation.SUBMIT
@@ -290,7 +291,7 @@ class Driver:
                     kept.clear()
                     if to_output:
                         yield OutputReset()
-                request = result_request(self.target, self.credentials, action.job_id)
+                request = built_get(self.target, self.credentials, action.job_id, "/content")[0]
                 into = sink
             # The request, inline rather than in a helper generator: every op of the exchange
             # passes through each generator frame above it.
@@ -308,6 +309,7 @@ class Driver:
                     sink=into,
                     sent=None if meter is None or send is None else meter.uploaded(send),
                     on_head=None if meter is None else meter.head,
+                    wire=wire,
                 )
             except ExchangeFailed as failed:
                 outcome: Response | Failure = self._no_response(op, failed)

@@ -17,6 +17,7 @@ import h11
 from ._errors import LocalProtocolError, NetworkError, RemoteProtocolError
 from ._multipart import BodyPlan, FileRegion
 from ._ops import MAX_HEAD, Acquire, Connection, Op, ReadFile, Receive, Release, SendBytes, SendFile
+from ._plain_head import read_plain_head
 from ._requests import Origin
 
 __all__ = ["ExchangeFailed", "Response", "exchange"]
@@ -74,11 +75,17 @@ def exchange(
     sink: Sink | None = None,
     sent: Sent | None = None,
     on_head: Head | None = None,
+    wire: bytes | None = None,
 ) -> Generator[Op, Any, Response]:
     """Send *request* with *body*, return the response. A 2xx body goes to *sink* when one is
     given (its head to *on_head* first); every other body is read into memory, bounded. *sent*
     hears how much of the body has gone out. Each step may take *step* seconds, and nothing
-    may go past *deadline*."""
+    may go past *deadline*.
+
+    *wire* is the bodiless GET *request* as h11 writes it (``h11.Connection.send`` on a fresh
+    client connection): given it, and no body or sink, the request is sent as those bytes and
+    a plain answer is read without h11 (``_plain_head.py``); h11 is told the request only when
+    something else comes back. Status polls go this way."""
 
     def soon() -> float:
         return min(deadline, clock() + step)
@@ -87,24 +94,59 @@ def exchange(
         conn: Connection = yield Acquire(origin, soon(), fresh)
     except NetworkError as exc:
         raise ExchangeFailed(exc, sent=False) from None
-    # One generator frame for the whole exchange (no helper generator in the common path):
+    # One generator frame for the whole exchange (no helper generator in the common paths):
     # every op of every exchange passes through each frame above it.
+    plain = wire is not None and body is None and sink is None
+    plain_response: Response | None = None
     try:
         try:
-            head = _send(conn, request)
-            if body is None:
-                # A bodiless request ends with its head; h11 must be told, or the connection
-                # never counts as finished and is never reused. (This sends no bytes.)
-                _send(conn, _END)
-            yield SendBytes(conn, head, soon())
-            if body is not None:
-                yield from _send_body(conn, body, soon, deadline, sent)
+            if plain:
+                assert wire is not None
+                yield SendBytes(conn, wire, soon())
+            else:
+                head = _send(conn, request)
+                if body is None:
+                    # A bodiless request ends with its head; h11 must be told, or the
+                    # connection never counts as finished and is never reused. (This sends
+                    # no bytes.)
+                    _send(conn, _END)
+                yield SendBytes(conn, head, soon())
+                if body is not None:
+                    yield from _send_body(conn, body, soon, deadline, sent)
         except NetworkError as exc:
+            if plain:
+                _tell_h11(conn, request)
             window = min(deadline, clock() + EARLY_RESPONSE_WINDOW)
             response = yield from _early_response(conn, exc, window)
         else:
             try:
-                response = yield from _receive(conn, soon, sink, on_head)
+                if plain:
+                    data: bytes = yield Receive(conn, RECEIVE_SIZE, soon())
+                    got = [data]
+                    found = read_plain_head(data) if data else None
+                    if found is not None and found.body_start <= MAX_HEAD:
+                        want = found.body_start + found.body_length
+                        size = len(data)
+                        while size < want and found.body_length <= MAX_SMALL_BODY:
+                            data = yield Receive(conn, RECEIVE_SIZE, soon())
+                            got.append(data)
+                            if not data:
+                                break
+                            size += len(data)
+                        if size == want:
+                            # A plain answer, whole, with nothing after it: h11 never saw
+                            # this exchange, and stays ready for the connection's next one.
+                            data = got[0] if len(got) == 1 else b"".join(got)
+                            body_start = found.body_start
+                            plain_response = Response(
+                                found.status, found.headers, bytes(data[body_start:])
+                            )
+                    if plain_response is None:
+                        # Not plain, not whole, or followed by more: h11 reads what came.
+                        _tell_h11(conn, request)
+                        response = yield from _receive(conn, soon, None, None, got)
+                else:
+                    response = yield from _receive(conn, soon, sink, on_head)
             except NetworkError as exc:
                 raise ExchangeFailed(exc, sent=True) from None
     except GeneratorExit:
@@ -113,6 +155,10 @@ def exchange(
     except BaseException:
         yield Release(conn, reuse=False)
         raise
+    if plain_response is not None:
+        conn.exchanges += 1
+        yield Release(conn, True)
+        return plain_response
     # Bytes after the response were never asked for (we do not pipeline): a connection
     # carrying them is out of step, and its next "response" would answer the wrong request.
     http = conn.http
@@ -126,6 +172,12 @@ def exchange(
         conn.exchanges += 1
     yield Release(conn, reuse)
     return response
+
+
+def _tell_h11(conn: Connection, request: h11.Request) -> None:
+    # The bytes h11 writes are the ones already sent as the request's wire form.
+    _send(conn, request)
+    _send(conn, _END)
 
 
 def _early_response(
@@ -212,7 +264,11 @@ def _send_body(
 
 
 def _receive(
-    conn: Connection, soon: Callable[[], float], sink: Sink | None, on_head: Head | None = None
+    conn: Connection,
+    soon: Callable[[], float],
+    sink: Sink | None,
+    on_head: Head | None = None,
+    received_already: list[bytes] | None = None,
 ) -> Generator[Op, Any, Response]:
     # Starts by receiving: a connection's buffer is empty when an exchange begins (a fresh
     # one; a kept-alive one is pooled only without trailing bytes), so asking h11 first would
@@ -224,8 +280,12 @@ def _receive(
     kept: list[bytes] = []
     size = 0
     received = 0
+    backlog = received_already or []
     while True:
-        data: bytes = yield Receive(conn, RECEIVE_SIZE, soon())
+        if backlog:
+            data = backlog.pop(0)
+        else:
+            data = yield Receive(conn, RECEIVE_SIZE, soon())
         if not data and head is None:
             # Said here because h11's words for it name its own states, not the problem.
             raise RemoteProtocolError("the server closed the connection without a response")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 import h11
@@ -17,9 +18,11 @@ from ._multipart import BodyPlan
 from ._version import __version__
 
 __all__ = [
+    "Built",
     "Credentials",
     "Origin",
     "Target",
+    "built_get",
     "job_id_problem",
     "job_path",
     "parse_base_url",
@@ -111,7 +114,7 @@ class Credentials:
     # request every time, and h11's validation of a request costs as much as the rest of an
     # exchange. Kept here, not in a module-level cache, so that no API key outlives the
     # credentials that hold it.
-    _built: dict[tuple[str, str], tuple[Target, h11.Request]] = field(
+    _built: dict[tuple[str, str], tuple[Target, Built]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
 
@@ -179,7 +182,15 @@ def submit_request(target: Target, creds: Credentials, path: str, body: BodyPlan
 MAX_BUILT = 256
 
 
-def _get_request(target: Target, creds: Credentials, job_id: str, suffix: str) -> h11.Request:
+class Built(NamedTuple):
+    """A GET request and its bytes on the wire, as h11 writes them."""
+
+    request: h11.Request
+    wire: bytes
+
+
+def built_get(target: Target, creds: Credentials, job_id: str, suffix: str = "") -> Built:
+    """The GET of ``/v1/jobs/{job_id}{suffix}``, built once per job and then reused."""
     # Keyed by the id itself, so that a hit costs one dict lookup: no path encoding, and no
     # hash of the (dataclass) target, which is compared by identity first.
     built = creds._built
@@ -192,15 +203,18 @@ def _get_request(target: Target, creds: Credentials, job_id: str, suffix: str) -
     if not suffix:
         headers.append(("Accept", "application/json"))
     request = h11.Request(method="GET", target=target.prefix + path, headers=headers)
+    wire = h11.Connection(h11.CLIENT).send(request)
+    assert wire is not None
+    made = Built(request, wire)
     if len(built) >= MAX_BUILT:
         built.clear()
-    built[(job_id, suffix)] = (target, request)
-    return request
+    built[(job_id, suffix)] = (target, made)
+    return made
 
 
 def status_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
-    return _get_request(target, creds, job_id, "")
+    return built_get(target, creds, job_id).request
 
 
 def result_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
-    return _get_request(target, creds, job_id, "/content")
+    return built_get(target, creds, job_id, "/content").request
