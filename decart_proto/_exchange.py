@@ -35,7 +35,7 @@ _END = h11.EndOfMessage()
 EARLY_RESPONSE_WINDOW = 5.0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Response:
     status: int
     headers: tuple[tuple[bytes, bytes], ...]

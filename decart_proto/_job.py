@@ -50,7 +50,7 @@ _STATUS_EVENTS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Failure:
     """A request that did not give an answer. ``transient``: the kind of failure that may pass
     (connection trouble, timeouts, 408, 429, 5xx). ``no_job_created``: for a submit, proof that
@@ -63,27 +63,27 @@ class Failure:
     no_job_created: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Submit:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Poll:
     job_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Fetch:
     job_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Wait:
     until: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Finish:
     state: JobState
 
@@ -205,13 +205,14 @@ class JobMachine:
 
     def _answer(self, now: float, status: JobStatus) -> JobStatusResponse | None:
         self.retries = 0
+        if self._one_shot:
+            # The caller gets the answer as the call's value; there is no one to notify.
+            self.status = status
+            self.state = JobState.REPORTED
+            return None
         assert self.job_id is not None
         change = None if status == self.status else JobStatusResponse(self.job_id, status)
         self.status = status
-        if self._one_shot:
-            # The caller gets the answer as the call's value; there is no one to notify.
-            self.state = JobState.REPORTED
-            return None
         self._fire(_STATUS_EVENTS[status])
         if self.state is JobState.WAITING_TO_POLL:
             self._schedule(now, self.poll.delay(self.polls, self._rand()))

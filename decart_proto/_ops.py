@@ -54,7 +54,7 @@ class Connection:
     exchanges: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Acquire:
     """Answer with a :class:`Connection` to ``origin``: an idle one from the pool, or (always
     when ``fresh``) a new one, TLS when ``origin.tls``."""
@@ -64,7 +64,7 @@ class Acquire:
     fresh: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Release:
     """Put ``connection`` back in the pool when ``reuse``; close it otherwise."""
 
@@ -72,14 +72,14 @@ class Release:
     reuse: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SendBytes:
     connection: Connection
     data: bytes
     deadline: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SendFile:
     """Send exactly ``region.length`` bytes of the file from ``region.offset`` (``sendfile``
     where possible); a file that turns out shorter is an :class:`InvalidInputError`."""
@@ -89,7 +89,7 @@ class SendFile:
     deadline: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ProbeFile:
     """Answer with a :class:`FileInfo`: where the file's bytes start and how many there are
     (``size=None`` when that cannot be known without reading it, as for a pipe)."""
@@ -97,7 +97,7 @@ class ProbeFile:
     file: FileInput
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ReadFile:
     """Answer with up to ``max_bytes`` of the file, ``b""`` at its end (files of unknown size)."""
 
@@ -105,7 +105,7 @@ class ReadFile:
     max_bytes: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Receive:
     """Answer with up to ``max_bytes`` received, ``b""`` for end of stream."""
 
@@ -114,19 +114,19 @@ class Receive:
     deadline: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sleep:
     until: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Notify:
     """Call the caller's ``on_status_change`` with ``status`` (awaiting it if it is async)."""
 
     status: JobStatusResponse
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutputWrite:
     """Write ``data`` to the caller's output. It may be a ``bytearray`` (as h11 gives a body's
     chunks; not copied into ``bytes``), which no one else holds or changes."""
@@ -134,7 +134,7 @@ class OutputWrite:
     data: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Progress:
     """Bytes moved so far: ``phase`` is "upload" (of the submit's body; ``total`` is its length,
     None when sent chunked) or "download" (of the result; ``total`` from Content-Length, or
@@ -146,7 +146,7 @@ class Progress:
     total: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutputReset:
     """A download restarts: drop what was written to the output so far."""
 

@@ -40,9 +40,25 @@ def test_job_json(op: Operation, status: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        b'{"job_id":"j-1","status":"failed"}',  # compact, as the API sends it
+        b' \r\n{"job_id": "j-1", "status": "failed"}\n',  # whitespace around
+        b'\xef\xbb\xbf{"job_id": "j-1", "status": "failed"}',  # a UTF-8 BOM
+        '{"job_id": "j-1", "status": "failed"}'.encode("utf-16"),  # UTF-16, with its BOM
+        '{"job_id": "j-1", "status": "failed", "note": "caf\u00e9"}'.encode(),
+    ],
+)
+def test_job_json_in_any_form_json_allows(body: bytes) -> None:
+    assert read_job_json(Operation.STATUS, 200, body, secret=KEY) == ("j-1", "failed")
+
+
+@pytest.mark.parametrize(
     ("body", "problem"),
     [
         (b'{"job_id": "j", "status": "queued"}', "unknown job status 'queued'"),
+        (b'{"job_id": "j", "status": "pending"}x', "not a JSON object with job_id and status"),
+        (b'{"job_id": "j", "status": "pending"}{}', "not a JSON object with job_id and status"),
         (b'{"job_id": "j"}', "unknown job status None"),
         (b'{"job_id": "j", "status": ["pending"]}', "unknown job status ['pending']"),
         (b'{"job_id": "../x", "status": "pending"}', "job id '../x', which cannot be used"),
