@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import h11
 
 from ._errors import DecartSDKError
-from ._exchange import ExchangeFailed, Response, exchange
+from ._exchange import ExchangeFailed, Response, Sink, exchange
 from ._inputs import FileInfo, SubmitForm, prepare_submit
 from ._job import Failure, Fetch, Finish, JobMachine, Mode, Poll, Submit, Wait
 from ._job_state import JobState
@@ -138,7 +138,24 @@ class Driver:
     def status(
         self, job_id: str, *, timeout: float | None = None
     ) -> Generator[Op, Any, JobStatusResponse]:
-        machine = self._machine(Mode.STATUS, timeout, job_id)
+        now, deadline = self._deadline(timeout)
+        request, wire = built_get(self.target, self.credentials, job_id)  # checks the id
+        # Nearly every status call is one request answered with a 2xx, and callers poll in
+        # loops: that case is read here without a job machine. Anything else goes to one,
+        # told of this first request, which then retries or gives up as if it had made it.
+        outcome = yield from self._request(Operation.STATUS, request, deadline, wire=wire)
+        if type(outcome) is Response:
+            secret = self.credentials.api_key
+            try:
+                _, status = read_job_json(
+                    Operation.STATUS, outcome.status, outcome.body, secret=secret
+                )
+            except DecartSDKError:
+                pass  # the machine reads it again, and reports it
+            else:
+                return JobStatusResponse(job_id, status)
+        machine = self._machine(Mode.STATUS, None, job_id, deadline=deadline, now=now)
+        self._record(machine, Poll(job_id), outcome)
         yield from self._run(machine, None, to_output=False)
         assert machine.status is not None
         return JobStatusResponse(job_id, machine.status)
@@ -213,12 +230,12 @@ class Driver:
         job_id: str | None,
         *,
         deadline: float | None = None,
+        now: float | None = None,
     ) -> JobMachine:
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        now = self.clock()
         if deadline is None:
-            deadline = now + (self.timeouts.job if timeout is None else timeout)
+            now, deadline = self._deadline(timeout)
+        elif now is None:
+            now = self.clock()
         if job_id is not None:
             # Checked now, before any I/O, so that a bad id is the caller's error at once.
             built_get(self.target, self.credentials, job_id)
@@ -231,6 +248,13 @@ class Driver:
             retry=self.retry,
             job_id=job_id,
         )
+
+    def _deadline(self, timeout: float | None) -> tuple[float, float]:
+        """Now, and the call's deadline."""
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        now = self.clock()
+        return now, now + (self.timeouts.job if timeout is None else timeout)
 
     def _run(
         self,
@@ -258,9 +282,7 @@ class Driver:
             if meter is not None:
                 yield from meter.downloaded(len(data))
 
-        origin = self.target.origin
         clock = self.clock
-        step = self.timeouts.request
         while True:
             action = machine.next_action(clock())
             if isinstance(action, Finish):
@@ -293,30 +315,11 @@ class Driver:
                         yield OutputReset()
                 request = built_get(self.target, self.credentials, action.job_id, "/content")[0]
                 into = sink
-            # The request, inline rather than in a helper generator: every op of the exchange
-            # passes through each generator frame above it.
-            try:
-                response = yield from exchange(
-                    origin,
-                    request,
-                    send,
-                    clock=clock,
-                    step=step,
-                    deadline=machine.deadline,
-                    # A submit never rides a kept-alive connection: one the server is closing at
-                    # that moment would leave us unable to tell whether the job was created.
-                    fresh=send is not None,
-                    sink=into,
-                    sent=None if meter is None or send is None else meter.uploaded(send),
-                    on_head=None if meter is None else meter.head,
-                    wire=wire,
-                )
-            except ExchangeFailed as failed:
-                outcome: Response | Failure = self._no_response(op, failed)
-            else:
-                outcome = response if 200 <= response.status < 300 else self._refused(op, response)
-                if into is not None and meter is not None and not isinstance(outcome, Failure):
-                    yield from meter.downloaded(0, final=True)
+            outcome = yield from self._request(
+                op, request, machine.deadline, send=send, sink=into, meter=meter, wire=wire
+            )
+            if into is not None and meter is not None and not isinstance(outcome, Failure):
+                yield from meter.downloaded(0, final=True)
             # A body read from a pipe cannot be sent twice, whatever the server said.
             if send is not None and not replayable and isinstance(outcome, Failure):
                 outcome = Failure(outcome.error, transient=False)
@@ -324,6 +327,38 @@ class Driver:
             if change is not None:
                 yield Notify(change)
         return self._finish(machine, kept, to_output)
+
+    def _request(
+        self,
+        op: Operation,
+        request: h11.Request,
+        deadline: float,
+        *,
+        send: BodyPlan | None = None,
+        sink: Sink | None = None,
+        meter: _Meter | None = None,
+        wire: bytes | None = None,
+    ) -> Generator[Op, Any, Response | Failure]:
+        """One request: its 2xx response, or the failure it came to."""
+        try:
+            response = yield from exchange(
+                self.target.origin,
+                request,
+                send,
+                clock=self.clock,
+                step=self.timeouts.request,
+                deadline=deadline,
+                # A submit never rides a kept-alive connection: one the server is closing at
+                # that moment would leave us unable to tell whether the job was created.
+                fresh=send is not None,
+                sink=sink,
+                sent=None if meter is None or send is None else meter.uploaded(send),
+                on_head=None if meter is None else meter.head,
+                wire=wire,
+            )
+        except ExchangeFailed as failed:
+            return self._no_response(op, failed)
+        return response if 200 <= response.status < 300 else self._refused(op, response)
 
     def _record(
         self, machine: JobMachine, action: Submit | Poll | Fetch, outcome: Response | Failure

@@ -9,7 +9,6 @@ cleanly, bounded heads and bodies, a response that arrives while the upload is s
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import Any
 
 import h11
@@ -17,7 +16,7 @@ import h11
 from ._errors import LocalProtocolError, NetworkError, RemoteProtocolError
 from ._multipart import BodyPlan, FileRegion
 from ._ops import MAX_HEAD, Acquire, Connection, Op, ReadFile, Receive, Release, SendBytes, SendFile
-from ._plain_head import read_plain_head
+from ._plain_head import read_fields, read_plain_head
 from ._requests import Origin
 
 __all__ = ["ExchangeFailed", "Response", "exchange"]
@@ -35,12 +34,53 @@ _END = h11.EndOfMessage()
 EARLY_RESPONSE_WINDOW = 5.0
 
 
-@dataclass(slots=True)
+Headers = tuple[tuple[bytes, bytes], ...]
+
+
 class Response:
-    status: int
-    headers: tuple[tuple[bytes, bytes], ...]
-    body: bytes  # empty when the body went to the sink
-    truncated: bool = False  # an error body longer than MAX_SMALL_BODY: only its start is here
+    """A response: ``headers`` as h11 gives them (names lower-cased); ``body`` empty when the
+    body went to the sink; ``truncated`` for an error body longer than ``MAX_SMALL_BODY``, of
+    which only the start is here.
+
+    A plain answer's headers are read from its header lines only when asked for: a status
+    poll's 2xx answer never needs them, and a server behind a CDN sends a dozen."""
+
+    __slots__ = ("_fields", "_headers", "body", "status", "truncated")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Headers | None,
+        body: bytes,
+        truncated: bool = False,
+        *,
+        fields: bytes = b"",
+    ) -> None:
+        self.status = status
+        self._headers = headers
+        self._fields = fields  # read when headers is None
+        self.body = body
+        self.truncated = truncated
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = read_fields(self._fields)
+        return self._headers
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        mine = (self.status, self.headers, self.body, self.truncated)
+        return mine == (other.status, other.headers, other.body, other.truncated)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, and not immutable
+
+    def __repr__(self) -> str:
+        return (
+            f"Response(status={self.status!r}, headers={self.headers!r}, body={self.body!r}, "
+            f"truncated={self.truncated!r})"
+        )
 
 
 class ExchangeFailed(Exception):
@@ -139,7 +179,7 @@ def exchange(
                             data = got[0] if len(got) == 1 else b"".join(got)
                             body_start = found.body_start
                             plain_response = Response(
-                                found.status, found.headers, bytes(data[body_start:])
+                                found.status, None, bytes(data[body_start:]), fields=found.fields
                             )
                     if plain_response is None:
                         # Not plain, not whole, or followed by more: h11 reads what came.

@@ -15,21 +15,22 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-__all__ = ["PlainHead", "read_plain_head"]
+__all__ = ["PlainHead", "read_fields", "read_plain_head"]
 
 # h11's grammar (h11/_abnf.py) narrowed: HTTP/1.1 only, no 1xx, a reason of visible ASCII and
 # spaces (h11 also takes tabs and bytes past 0x7f), header values of visible ASCII with inner
 # spaces and tabs (h11 also takes bytes past 0x7f). Anything outside goes to h11.
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 ([2-5][0-9][0-9]) [\x20-\x7e]*\r\n")
-_HEADER_LINES = re.compile(
-    rb"(?:[-!#$%&'*+.^_`|~0-9a-zA-Z]+:[ \t]*(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?[ \t]*\r\n)+"
-)
+# A header line: a token, a colon, then visible ASCII, spaces and tabs. (h11's OWS, field
+# content, OWS is any string of those; which of its blanks surround the value is read later.)
+_HEADER_LINES = re.compile(rb"(?:[-!#$%&'*+.^_`|~0-9a-zA-Z]+:[\t\x20-\x7e]*\r\n)+")
+# Once the lines are known to be of that form, findall() splits them with no Python loop.
+_FIELD = re.compile(rb"([^:]+):([^\r]*)\r\n")
 
 
 class PlainHead(NamedTuple):
     status: int
-    # As h11 gives them: names lower-cased, values without surrounding spaces and tabs.
-    headers: tuple[tuple[bytes, bytes], ...]
+    fields: bytes  # the header lines, each ending with CRLF: read_fields() makes headers of them
     body_start: int  # where the body starts in the data read
     body_length: int  # from Content-Length
 
@@ -43,30 +44,42 @@ def read_plain_head(data: bytes) -> PlainHead | None:
     line = _STATUS_LINE.match(data)
     if line is None:
         return None
-    status = int(line.group(1))
+    status = int(line[1])
     start = line.end()
     # 204 and 304 have no body whatever their Content-Length says; a head without headers has
     # no Content-Length. Both are h11's to frame.
     if status in (204, 304) or start > end:
         return None
-    if _HEADER_LINES.fullmatch(data, start, end + 2) is None:
+    end += 2  # the header lines run from the status line's end through this CRLF
+    if _HEADER_LINES.fullmatch(data, start, end) is None:
         return None
-    headers = []
-    length = -1
-    for field in data[start:end].split(b"\r\n"):
-        name, _, value = field.partition(b":")
-        name = name.lower()
-        value = value.strip(b" \t")
-        if name == b"content-length":
-            # One, all digits: h11 merges or refuses the other cases.
-            if length >= 0 or not value.isdigit():
-                return None
-            length = int(value)
-        elif name == b"transfer-encoding" or (
-            name == b"connection" and value.lower() != b"keep-alive"
-        ):
-            return None
-        headers.append((name, value))
-    if length < 0:
+    # The framing, found without reading the other headers: every line is "name:value\r\n",
+    # so "\r\nname:" in the lines lower-cased (from the status line's CRLF on) is exactly a
+    # header of that name. Plain means one Content-Length, all digits; no Transfer-Encoding;
+    # no Connection but keep-alive. h11 merges or refuses repeated lengths, frames by
+    # Transfer-Encoding, and closes on "Connection: close".
+    lines = data[start - 2 : end].lower()
+    if b"\r\ntransfer-encoding:" in lines:
         return None
-    return PlainHead(status, tuple(headers), end + 4, length)
+    length = _only_value(lines, b"\r\ncontent-length:")
+    if length is None or not length.isdigit():
+        return None
+    if b"\r\nconnection:" in lines and _only_value(lines, b"\r\nconnection:") != b"keep-alive":
+        return None
+    return PlainHead(status, data[start:end], end + 2, int(length))
+
+
+def _only_value(lines: bytes, prefix: bytes) -> bytes | None:
+    """The value of the one header line starting with *prefix*; None when there are none or
+    several."""
+    at = lines.find(prefix)
+    if at < 0 or lines.find(prefix, at + 1) >= 0:
+        return None
+    at += len(prefix)
+    return lines[at : lines.index(b"\r\n", at)].strip(b" \t")
+
+
+def read_fields(fields: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    """Headers as h11 gives them (names lower-cased, values without the blanks around them)
+    from the header lines of a :class:`PlainHead`."""
+    return tuple([(name.lower(), value.strip(b" \t")) for name, value in _FIELD.findall(fields)])

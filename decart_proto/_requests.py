@@ -34,8 +34,10 @@ __all__ = [
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
+    """Where connections go. A named tuple: the pool looks origins up for every request, and a
+    tuple hashes in C (a frozen dataclass's hash is a Python call)."""
+
     scheme: str
     host: str
     port: int

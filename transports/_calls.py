@@ -25,7 +25,7 @@ __all__ = ["Call", "result", "status", "submit", "submit_and_poll", "wait"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Call(Generic[T]):
     gen: Generator[Any, Any, T]
     on_status_change: StatusCallback | None = None

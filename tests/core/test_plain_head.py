@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from decart_proto import Credentials, NetworkError, Op, Response, Target, exchange
 from decart_proto._exchange import ExchangeFailed
-from decart_proto._plain_head import PlainHead, read_plain_head
+from decart_proto._plain_head import PlainHead, read_fields, read_plain_head
 from decart_proto._requests import built_get
 
 TARGET = Target(ORIGIN, "")
@@ -62,7 +62,7 @@ def agrees_with_h11(data: bytes) -> PlainHead | None:
     response, body, conn = read
     assert response.http_version == b"1.1"
     assert response.status_code == head.status
-    assert tuple(response.headers) == head.headers
+    assert tuple(response.headers) == read_fields(head.fields)
     assert body == whole[head.body_start :]
     # Kept alive, exactly as h11 would: both sides done, nothing left over.
     assert conn.states == {h11.CLIENT: h11.DONE, h11.SERVER: h11.DONE}
@@ -127,7 +127,7 @@ def test_other_heads_are_left_to_h11(name: str) -> None:
 def test_names_are_lowercased_and_values_stripped_as_h11_does() -> None:
     head = agrees_with_h11(PLAIN["spaces-and-tabs"])
     assert head is not None
-    assert head.headers[0] == (b"x-a", b"a \t b")
+    assert read_fields(head.fields)[0] == (b"x-a", b"a \t b")
 
 
 # -- generated responses ------------------------------------------------------------------------
@@ -135,14 +135,32 @@ def test_names_are_lowercased_and_values_stripped_as_h11_does() -> None:
 TOKEN = st.text("abcXYZ-!#$%&'*+.^_`|~019", min_size=1, max_size=8).map(str.encode)
 NAMES = st.one_of(
     st.sampled_from(
-        [b"Content-Length", b"content-length", b"Transfer-Encoding", b"Connection", b"Date",
-         b"X-Request-ID", b"Content-Type", b"Retry-After", b"", b"X A", b"X\x00", b"X:Y"]
+        [b"Content-Length", b"content-length", b"CONTENT-LENGTH", b"X-Content-Length",
+         b"Content-Lengths", b"Transfer-Encoding", b"transfer-encoding", b"Connection",
+         b"CONNECTION", b"Date", b"X-Request-ID", b"Content-Type", b"Retry-After", b"", b"X A",
+         b"X\x00", b"X:Y"]
     ),
     TOKEN,
 )  # fmt: skip
 ODD = ' \t\r\n:,\x00\x7f\x80\xff;="0123456789abcXYZ'
 VALUES = st.one_of(
-    st.sampled_from([b"keep-alive", b"close", b"chunked", b"0", b"5", b"12", b" 7 ", b"1, 1"]),
+    st.sampled_from(
+        [
+            b"keep-alive",
+            b"Keep-Alive",
+            b"keep-alive, close",
+            b"close",
+            b"chunked",
+            b"0",
+            b"5",
+            b"12",
+            b" 7 ",
+            b"\t7",
+            b"1, 1",
+            b"+1",
+            b"\xd9\xa3",
+        ]
+    ),
     st.text(ODD, max_size=12).map(lambda t: t.encode("latin-1")),
 )
 STATUS_LINES = st.one_of(
@@ -274,3 +292,19 @@ def test_an_early_answer_after_a_failed_send_is_read_on_the_wire_path() -> None:
         exchange(ORIGIN, request, None, clock=clock, step=10.0, deadline=NOW + 60, wire=wire)
     )
     assert (run.value.status, run.value.body) == (401, b"no")
+
+
+def test_a_plain_responses_headers_are_read_when_asked_for() -> None:
+    request, wire = built_get(TARGET, CREDS, "j1")
+    raw = PLAIN["uvicorn"]
+    plain = FakeExecutor([raw]).run(
+        exchange(ORIGIN, request, None, clock=clock, step=10.0, deadline=NOW + 60, wire=wire)
+    )
+    through_h11 = FakeExecutor([raw]).run(
+        exchange(ORIGIN, request, None, clock=clock, step=10.0, deadline=NOW + 60)
+    )
+    assert plain.value == through_h11.value
+    assert plain.value.headers[-1] == (b"x-request-id", b"207baf5c5ebf0361")
+    assert repr(plain.value) == repr(through_h11.value)
+    assert repr(plain.value).startswith("Response(status=200, headers=((b'date', ")
+    assert plain.value != (200, plain.value.headers, BODY, False)
