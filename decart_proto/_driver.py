@@ -320,8 +320,14 @@ class Driver:
             )
             if into is not None and meter is not None and not isinstance(outcome, Failure):
                 yield from meter.downloaded(0, final=True)
-            # A body read from a pipe cannot be sent twice, whatever the server said.
-            if send is not None and not replayable and isinstance(outcome, Failure):
+            # A body read from a pipe cannot be sent twice, whatever the server said. (Past the
+            # deadline a transient failure is the deadline's: _record says so.)
+            if (
+                send is not None
+                and not replayable
+                and isinstance(outcome, Failure)
+                and clock() < machine.deadline
+            ):
                 outcome = Failure(outcome.error, transient=False)
             change = self._record(machine, action, outcome)
             if change is not None:

@@ -292,7 +292,8 @@ def _send_body(
                     yield from sent(len(piece))
         else:
             while True:
-                chunk: bytes = yield ReadFile(segment.file, READ_FILE_SIZE)
+                # The writer of a pipe sets its pace: only the call's deadline bounds it.
+                chunk: bytes = yield ReadFile(segment.file, READ_FILE_SIZE, deadline)
                 if not chunk:
                     break
                 yield SendBytes(conn, _send(conn, h11.Data(data=chunk)), soon())

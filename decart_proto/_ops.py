@@ -99,10 +99,13 @@ class ProbeFile:
 
 @dataclass(slots=True)
 class ReadFile:
-    """Answer with up to ``max_bytes`` of the file, ``b""`` at its end (files of unknown size)."""
+    """Answer with up to ``max_bytes`` of the file, ``b""`` at its end (files of unknown size).
+    A pipe can keep a read waiting for as long as its writer likes: give up at ``deadline``
+    (the call's own) with :class:`IOTimeout`."""
 
     file: FileInput
     max_bytes: int
+    deadline: float
 
 
 @dataclass(slots=True)

@@ -92,9 +92,10 @@ class AsyncIO(abc.ABC):
     async def sleep_until(self, until: float) -> None: ...
 
     @abc.abstractmethod
-    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a call that may block for long (a read from a pipe) off the loop; cancelling
-        the caller must not wait for it."""
+    async def in_thread(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
+        """Run a call that may block for long (a read from a pipe) off the loop, and stop
+        waiting for it at *deadline* (``IOTimeout``); cancelling the caller must not wait for
+        it either."""
 
     @abc.abstractmethod
     def is_stale(self, stream: Any) -> bool:
@@ -200,7 +201,7 @@ class _Run:
             return probe_file(op.file)
         assert isinstance(op, ReadFile), op
         # A pipe may block until its writer writes: never on the loop's thread.
-        return await io.in_thread(read_chunk, op.file, op.max_bytes)
+        return await io.in_thread(op.deadline, read_chunk, op.file, op.max_bytes)
 
 
 class AsyncDecartClient:

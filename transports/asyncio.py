@@ -278,8 +278,8 @@ class AsyncioIO(AsyncIO):
     async def sleep_until(self, until: float) -> None:
         await asyncio.sleep(max(0.0, until - asyncio.get_running_loop().time()))
 
-    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(fn, *args)
+    async def in_thread(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
+        return await _within(deadline, asyncio.to_thread(fn, *args))
 
     def is_stale(self, stream: _Stream) -> bool:
         transport = stream.transport

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import queue
 import select
 import socket
 import ssl
@@ -81,6 +82,7 @@ class _Run:
         self.output = output
         self.on_progress = on_progress
         self.held: set[Connection] = set()
+        self.reader: _PipeReader | None = None
 
     def run(self, gen: Generator[Any, Any, T]) -> T:
         reply: Any = None
@@ -109,6 +111,8 @@ class _Run:
             raise
         finally:
             gen.close()
+            if self.reader is not None:
+                self.reader.close()
 
     def _receive(self, op: Receive) -> bytes:
         stream: _Stream = op.connection.stream  # type: ignore[assignment]  # ours, by Acquire
@@ -153,7 +157,15 @@ class _Run:
         return probe_file(op.file)
 
     def _read_file(self, op: ReadFile) -> bytes:
-        return read_chunk(op.file, op.max_bytes)
+        if self.reader is None:
+            self.reader = _PipeReader()
+        try:
+            return self.reader.read(op)
+        except _IOTimeout:
+            # The read goes on in the background: its answer now belongs to no one.
+            self.reader.close()
+            self.reader = None
+            raise
 
 
 _EXECUTORS: dict[type, Callable[[_Run, Any], Any]] = {
@@ -170,6 +182,40 @@ _EXECUTORS: dict[type, Callable[[_Run, Any], Any]] = {
     ReadFile: _Run._read_file,
     Progress: _Run._progress,
 }
+
+
+class _PipeReader:
+    """Reads a file of unknown size (a pipe) on a daemon thread, so that the call stops
+    waiting for a writer that never writes at its deadline. A read given up on finishes, or
+    not, on that thread, which ends after it; being a daemon, it never holds up the exit."""
+
+    def __init__(self) -> None:
+        self.asks: queue.SimpleQueue[ReadFile | None] = queue.SimpleQueue()
+        self.answers: queue.SimpleQueue[tuple[bytes, BaseException | None]] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="decart-proto input", daemon=True).start()
+
+    def read(self, op: ReadFile) -> bytes:
+        self.asks.put(op)
+        try:
+            data, error = self.answers.get(timeout=_remaining(op.deadline))
+        except queue.Empty:
+            raise _IOTimeout("no input from the file before the deadline") from None
+        if error is not None:
+            raise error
+        return data
+
+    def close(self) -> None:
+        self.asks.put(None)
+
+    def _serve(self) -> None:
+        while True:
+            op = self.asks.get()
+            if op is None:
+                return
+            try:
+                self.answers.put((read_chunk(op.file, op.max_bytes), None))
+            except BaseException as exc:  # handed to the caller's thread
+                self.answers.put((b"", exc))
 
 
 def _refuse_awaitable(outcome: object, name: str) -> None:

@@ -169,8 +169,8 @@ class TrioIO(AsyncIO):
     async def sleep_until(self, until: float) -> None:
         await trio.sleep_until(until)
 
-    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+    async def in_thread(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
+        return await _within(deadline, trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True))
 
     def is_stale(self, stream: Stream) -> bool:
         try:

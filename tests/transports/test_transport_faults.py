@@ -249,30 +249,51 @@ async def test_cancel_mid_upload(
         assert result.data == b"ok"
 
 
-@pytest.mark.parametrize("transport", ["asyncio", "trio"])
 async def test_cancel_mid_upload_from_a_stalled_pipe(
     connect: Any, emu: Emulator, transport: str
 ) -> None:
-    """The async clients read a pipe off the loop, so a writer that stalls cannot hold up the
-    cancellation. (The blocking client reads it in the calling thread: a read that never
-    returns cannot be interrupted by its timeout.)"""
+    """A pipe is read off the caller's loop (the blocking client: off its thread), so a writer
+    that stalls holds up neither a cancellation nor a deadline."""
     read_fd, write_fd = os.pipe()
     os.write(write_fd, b"x" * 30_000)
     pipe = os.fdopen(read_fd, "rb")
     dropped_before = _dropped_submits(emu)
+    before = emu.submit_count
     try:
         options = {"model": MODEL, "data": pipe, "prompt": "x"}
         async with connect() as api:
 
-            async def call() -> Any:
-                return await api.queue.submit_and_poll(options)
+            async def call(**kw: Any) -> Any:
+                return await api.queue.submit_and_poll(options, **kw)
 
-            assert await _cancel_when(transport, call, _after(0.3)) < PROMPT
+            await _interrupt(api, transport, call, _after(0.3), timeout=0.3)
             assert api.idle_connections() == []
         await _until(lambda: _dropped_submits(emu) > dropped_before)
+        assert emu.submit_count == before
     finally:
         os.close(write_fd)  # the abandoned read in the worker thread ends...
         pipe.close()  # ...and lets go of the pipe
+
+
+async def test_a_stalled_pipe_ends_at_the_calls_deadline(
+    connect: Any, emu: Emulator, transport: str
+) -> None:
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"x" * 30_000)
+    pipe = os.fdopen(read_fd, "rb")
+    before = emu.submit_count
+    try:
+        async with connect() as api:
+            started = time.monotonic()
+            with pytest.raises(api.module.DeadlineExceededError) as info:
+                await api.queue.submit({"model": MODEL, "data": pipe, "prompt": "x"}, timeout=0.5)
+            assert time.monotonic() - started < 0.5 + PROMPT
+            assert "the submit" in str(info.value)
+            assert api.idle_connections() == []
+        assert emu.submit_count == before
+    finally:
+        os.close(write_fd)
+        pipe.close()
 
 
 async def test_cancel_mid_poll(connect: Any, emu: Emulator, transport: str) -> None:
