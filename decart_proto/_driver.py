@@ -346,25 +346,32 @@ class Driver:
         wire: bytes | None = None,
     ) -> Generator[Op, Any, Response | Failure]:
         """One request: its 2xx response, or the failure it came to."""
-        try:
-            response = yield from exchange(
-                self.target.origin,
-                request,
-                send,
-                clock=self.clock,
-                step=self.timeouts.request,
-                deadline=deadline,
-                # A submit never rides a kept-alive connection: one the server is closing at
-                # that moment would leave us unable to tell whether the job was created.
-                fresh=send is not None,
-                sink=sink,
-                sent=None if meter is None or send is None else meter.uploaded(send),
-                on_head=None if meter is None else meter.head,
-                wire=wire,
-            )
-        except ExchangeFailed as failed:
-            return self._no_response(op, failed)
-        return response if 200 <= response.status < 300 else self._refused(op, response)
+        # A submit never rides a kept-alive connection: one the server is closing at that
+        # moment would leave us unable to tell whether the job was created.
+        fresh = send is not None
+        while True:
+            try:
+                response = yield from exchange(
+                    self.target.origin,
+                    request,
+                    send,
+                    clock=self.clock,
+                    step=self.timeouts.request,
+                    deadline=deadline,
+                    fresh=fresh,
+                    sink=sink,
+                    sent=None if meter is None or send is None else meter.uploaded(send),
+                    on_head=None if meter is None else meter.head,
+                    wire=wire,
+                )
+            except ExchangeFailed as failed:
+                if failed.stale and not fresh:
+                    # The pooled connection had been closed by the server: a status request
+                    # is safe to repeat, and a new connection is no reason to wait.
+                    fresh = True
+                    continue
+                return self._no_response(op, failed)
+            return response if 200 <= response.status < 300 else self._refused(op, response)
 
     def _record(
         self, machine: JobMachine, action: Submit | Poll | Fetch, outcome: Response | Failure

@@ -84,12 +84,18 @@ class Response:
 
 
 class ExchangeFailed(Exception):
-    """No response: ``error`` says why, ``sent`` whether any request byte may have left."""
+    """No response: ``error`` says why, ``sent`` whether any request byte may have left.
+    ``stale``: a status poll on a kept-alive connection that the server had closed (it ended
+    or was reset with no answer), which is worth one more try at once on a new connection."""
 
     def __init__(self, error: NetworkError, sent: bool) -> None:
         super().__init__(error.message)
         self.error = error
         self.sent = sent
+        self.stale = False
+
+
+NO_RESPONSE = "the server closed the connection without a response"
 
 
 Sink = Callable[[bytes], Generator[Op, Any, None]]
@@ -191,6 +197,18 @@ def exchange(
                 raise ExchangeFailed(exc, sent=True) from None
     except GeneratorExit:
         # Closed by a cancelled transport: it closes the connections it still holds.
+        raise
+    except ExchangeFailed as failed:
+        # A server may close an idle connection at any moment, also just after the pool's
+        # check: then the poll finds it closed or reset, with no answer (not a timeout, not a
+        # malformed or cut-short answer).
+        error = failed.error
+        failed.stale = (
+            plain
+            and conn.exchanges > 0
+            and (type(error) is NetworkError or error.message == NO_RESPONSE)
+        )
+        yield Release(conn, reuse=False)
         raise
     except BaseException:
         yield Release(conn, reuse=False)
@@ -329,7 +347,7 @@ def _receive(
             data = yield Receive(conn, RECEIVE_SIZE, soon())
         if not data and head is None:
             # Said here because h11's words for it name its own states, not the problem.
-            raise RemoteProtocolError("the server closed the connection without a response")
+            raise RemoteProtocolError(NO_RESPONSE)
         received += len(data)
         http.receive_data(data)
         while True:

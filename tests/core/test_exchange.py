@@ -193,6 +193,8 @@ def test_a_dead_kept_alive_connection_fails_clearly() -> None:
     assert isinstance(run.error.error, RemoteProtocolError)
     assert run.error.error.message == "the server closed the connection without a response"
     assert run.releases[-1].reuse is False
+    # A status poll (the wire path) marks it for one more try at once, on a new connection.
+    assert run.error.stale is PATH["wire"]
 
 
 def test_fresh_is_passed_to_acquire_and_deadlines_are_bounded() -> None:
