@@ -10,8 +10,10 @@ clock is the driver's clock, so a loop with a virtual clock runs the client on v
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -209,6 +211,15 @@ async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
         raise IOTimeout("timed out") from None
 
 
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():  # given up on: timed out or cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
 def _has_fileno(f: Any) -> bool:
     try:
         f.fileno()
@@ -279,7 +290,22 @@ class AsyncioIO(AsyncIO):
         await asyncio.sleep(max(0.0, until - asyncio.get_running_loop().time()))
 
     async def in_thread(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
-        return await _within(deadline, asyncio.to_thread(fn, *args))
+        # A daemon thread of its own, not the loop's executor: asyncio.run() waits for the
+        # executor's threads at its end (and the interpreter at exit), so a pipe whose writer
+        # never writes would hang the program after the call had long timed out.
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def work() -> None:
+            try:
+                outcome: tuple[Any, BaseException | None] = (fn(*args), None)
+            except BaseException as exc:  # handed to the loop's thread
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop has closed: no one is waiting
+                loop.call_soon_threadsafe(_settle, future, *outcome)
+
+        threading.Thread(target=work, name="decart-proto input", daemon=True).start()
+        return await _within(deadline, future)
 
     def is_stale(self, stream: _Stream) -> bool:
         transport = stream.transport

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -362,3 +364,54 @@ async def test_100_concurrent_jobs_on_one_client(connect: Any, emu: Emulator) ->
     assert sorted(results) == list(range(100))
     for i, result in results.items():
         assert (result.status, result.data) == ("completed", inputs[i])
+
+
+# The program a user writes, in a process of its own: a submit from a pipe whose writer never
+# writes, with a timeout; the process must end once the call has.
+_STALLED_PIPE_PROGRAM = """
+import os, sys
+from decart_emulator import Emulator
+transport = sys.argv[1]
+if transport == "blocking":
+    from transports.blocking import DecartClient, DeadlineExceededError, models
+else:
+    import asyncio, trio
+    from importlib import import_module
+    module = import_module("transports." + transport)
+    DecartClient, DeadlineExceededError, models = (
+        module.DecartClient, module.DeadlineExceededError, module.models
+    )
+read_fd, write_fd = os.pipe()
+pipe = os.fdopen(read_fd, "rb")
+options = {"model": models.video("lucy-2.1"), "data": pipe, "prompt": "x"}
+with Emulator() as emu:
+    if transport == "blocking":
+        with DecartClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+            try:
+                client.queue.submit(options, timeout=0.3)
+            except DeadlineExceededError:
+                print("deadline")
+    else:
+        async def main():
+            async with DecartClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+                try:
+                    await client.queue.submit(options, timeout=0.3)
+                except DeadlineExceededError:
+                    print("deadline")
+        asyncio.run(main()) if transport == "asyncio" else trio.run(main)
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("transport", ["blocking", "asyncio", "trio"])
+def test_a_stalled_pipe_does_not_hold_up_the_programs_end(transport: str) -> None:
+    # asyncio.run() waits for its executor's threads at its end: a pipe read there, blocked
+    # for good, used to keep the program from ever ending.
+    done = subprocess.run(
+        [sys.executable, "-c", _STALLED_PIPE_PROGRAM, transport],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "deadline\ndone\n"), done.stderr
