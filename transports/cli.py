@@ -481,9 +481,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
                 sub.secret = secret
-    if argv[:1] == ["emulator"]:
-        # The emulator's own options and --help, untouched.
-        return _finish(None, lambda: _run_emulator(argv[1:]), secret, json_mode=False)
+    at = _command_at(argv, parser)
+    if at is not None and argv[at] == "emulator":
+        # The emulator's own options and --help, untouched (ours before it change nothing).
+        rest = argv[at + 1 :]
+        return _finish(None, lambda: _run_emulator(rest), secret, json_mode=False)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -494,6 +496,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _finish(session, lambda: COMMANDS[args.command](session), secret, args.json)
     finally:
         reporter.close()
+
+
+def _command_at(argv: Sequence[str], parser: argparse.ArgumentParser) -> int | None:
+    """Where the command is in *argv*: the first word that is neither an option nor an
+    option's value."""
+    takes_value = {
+        option
+        for action in parser._actions
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    at = 0
+    while at < len(argv):
+        word = argv[at]
+        if word == "--":
+            return at + 1 if at + 1 < len(argv) else None
+        if not word.startswith("-"):
+            return at
+        at += 2 if word in takes_value else 1
+    return None
 
 
 def _finish(session: Session | None, run: Callable[[], int], secret: str, json_mode: bool) -> int:

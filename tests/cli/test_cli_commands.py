@@ -32,6 +32,11 @@ def test_version_and_help(tmp_path: Path) -> None:
     assert "examples:" in help_text.stdout and "exit codes:" in help_text.stdout
     submit_help = run_cli(["submit", "--help"], None, tmp_path)
     assert "--no-wait" in submit_help.stdout and "example:" in submit_help.stdout
+    # The emulator's own options, also after ours (which it does not use).
+    for args in (["emulator", "--help"], ["--json", "--timeout", "3", "emulator", "--help"]):
+        emulator_help = run_cli(args, None, tmp_path)
+        assert emulator_help.returncode == 0, emulator_help.stderr
+        assert emulator_help.stdout.startswith("usage: decart-emulator")
 
 
 def test_submit_waits_and_saves(emu: Emulator, video: Path, tmp_path: Path) -> None:
