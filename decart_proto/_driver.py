@@ -313,7 +313,7 @@ class Driver:
                     kept.clear()
                     if to_output:
                         yield OutputReset()
-                request = built_get(self.target, self.credentials, action.job_id, "/content")[0]
+                request, wire = built_get(self.target, self.credentials, action.job_id, "/content")
                 into = sink
             outcome = yield from self._request(
                 op, request, machine.deadline, send=send, sink=into, meter=meter, wire=wire

@@ -16,7 +16,7 @@ import h11
 from ._errors import LocalProtocolError, NetworkError, RemoteProtocolError
 from ._multipart import BodyPlan, FileRegion
 from ._ops import MAX_HEAD, Acquire, Connection, Op, ReadFile, Receive, Release, SendBytes, SendFile
-from ._plain_head import read_fields, read_plain_head
+from ._plain_head import PlainHead, read_fields, read_plain_head
 from ._requests import Origin
 
 __all__ = ["ExchangeFailed", "Response", "exchange"]
@@ -129,9 +129,10 @@ def exchange(
     may go past *deadline*.
 
     *wire* is the bodiless GET *request* as h11 writes it (``h11.Connection.send`` on a fresh
-    client connection): given it, and no body or sink, the request is sent as those bytes and
-    a plain answer is read without h11 (``_plain_head.py``); h11 is told the request only when
-    something else comes back. Status polls go this way."""
+    client connection): given it, the request is sent as those bytes and a plain answer is
+    read without h11 (``_plain_head.py``), its body streamed to the sink when it goes there;
+    h11 is told the request only when something else comes back. Status polls and result
+    downloads go this way."""
 
     def soon() -> float:
         return min(deadline, clock() + step)
@@ -140,10 +141,10 @@ def exchange(
         conn: Connection = yield Acquire(origin, soon(), fresh)
     except NetworkError as exc:
         raise ExchangeFailed(exc, sent=False) from None
-    # One generator frame for the whole exchange (no helper generator in the common paths):
-    # every op of every exchange passes through each frame above it.
-    plain = wire is not None and body is None and sink is None
-    plain_response: Response | None = None
+    plain = wire is not None and body is None
+    # Whether a plain answer leaves the connection reusable; None when h11 read the answer
+    # (and its states say).
+    plain_reuse: bool | None = None
     try:
         try:
             if plain:
@@ -167,30 +168,9 @@ def exchange(
         else:
             try:
                 if plain:
-                    data: bytes = yield Receive(conn, RECEIVE_SIZE, soon())
-                    got = [data]
-                    found = read_plain_head(data) if data else None
-                    if found is not None and found.body_start <= MAX_HEAD:
-                        want = found.body_start + found.body_length
-                        size = len(data)
-                        while size < want and found.body_length <= MAX_SMALL_BODY:
-                            data = yield Receive(conn, RECEIVE_SIZE, soon())
-                            got.append(data)
-                            if not data:
-                                break
-                            size += len(data)
-                        if size == want:
-                            # A plain answer, whole, with nothing after it: h11 never saw
-                            # this exchange, and stays ready for the connection's next one.
-                            data = got[0] if len(got) == 1 else b"".join(got)
-                            body_start = found.body_start
-                            plain_response = Response(
-                                found.status, None, bytes(data[body_start:]), fields=found.fields
-                            )
-                    if plain_response is None:
-                        # Not plain, not whole, or followed by more: h11 reads what came.
-                        _tell_h11(conn, request)
-                        response = yield from _receive(conn, soon, None, None, got)
+                    response, plain_reuse = yield from _plain_receive(
+                        conn, request, soon, sink, on_head
+                    )
                 else:
                     response = yield from _receive(conn, soon, sink, on_head)
             except NetworkError as exc:
@@ -205,6 +185,7 @@ def exchange(
         error = failed.error
         failed.stale = (
             plain
+            and sink is None  # a download may have passed bytes on already
             and conn.exchanges > 0
             and (type(error) is NetworkError or error.message == NO_RESPONSE)
         )
@@ -213,10 +194,12 @@ def exchange(
     except BaseException:
         yield Release(conn, reuse=False)
         raise
-    if plain_response is not None:
-        conn.exchanges += 1
-        yield Release(conn, True)
-        return plain_response
+    if plain_reuse is not None:
+        # h11 never saw this exchange, and stays ready for the connection's next one.
+        if plain_reuse:
+            conn.exchanges += 1
+        yield Release(conn, plain_reuse)
+        return response
     # Bytes after the response were never asked for (we do not pipeline): a connection
     # carrying them is out of step, and its next "response" would answer the wrong request.
     http = conn.http
@@ -230,6 +213,75 @@ def exchange(
         conn.exchanges += 1
     yield Release(conn, reuse)
     return response
+
+
+def _plain_receive(
+    conn: Connection,
+    request: h11.Request,
+    soon: Callable[[], float],
+    sink: Sink | None,
+    on_head: Head | None,
+) -> Generator[Op, Any, tuple[Response, bool | None]]:
+    """The answer to a request sent as its wire bytes, and whether the connection may be
+    reused. A plain answer is read here: whole when it is small, streamed to the sink when it
+    is a 2xx going there. Anything else is h11's to read from the bytes received so far (the
+    reuse is then None: h11's states say)."""
+    data: bytes = yield Receive(conn, RECEIVE_SIZE, soon())
+    got = [data]
+    found = read_plain_head(data) if data else None
+    if found is not None and found.body_start <= MAX_HEAD:
+        if sink is not None and 200 <= found.status < 300:
+            return (yield from _stream_plain(conn, found, data, soon, sink, on_head))
+        want = found.body_start + found.body_length
+        size = len(data)
+        while size < want and found.body_length <= MAX_SMALL_BODY:
+            data = yield Receive(conn, RECEIVE_SIZE, soon())
+            got.append(data)
+            if not data:
+                break
+            size += len(data)
+        if size == want:  # whole, with nothing after it
+            data = got[0] if len(got) == 1 else b"".join(got)
+            body = bytes(data[found.body_start :])
+            return Response(found.status, None, body, fields=found.fields), True
+    # Not plain, not whole, or followed by more: h11 reads what came.
+    _tell_h11(conn, request)
+    return (yield from _receive(conn, soon, sink, on_head, got)), None
+
+
+def _stream_plain(
+    conn: Connection,
+    found: PlainHead,
+    data: bytes,
+    soon: Callable[[], float],
+    sink: Sink,
+    on_head: Head | None,
+) -> Generator[Op, Any, tuple[Response, bool]]:
+    """A plain 2xx body of known length, passed to the sink as it arrives: each chunk as the
+    transport gave it (h11 would copy it twice)."""
+    if on_head is not None:
+        headers = list(read_fields(found.fields))
+        on_head(h11.Response(status_code=found.status, headers=headers, reason=b""))
+    length = found.body_length
+    start = found.body_start
+    piece = data[start : start + length]
+    left = length - len(piece)
+    extra = len(data) - start > length  # bytes after the body: never asked for
+    if piece:
+        yield from sink(piece)
+    while left:
+        data = yield Receive(conn, RECEIVE_SIZE, soon())
+        if not data:
+            raise RemoteProtocolError(
+                "the server broke HTTP/1.1: peer closed connection without sending complete "
+                f"message body (received {length - left} bytes, expected {length})"
+            )
+        if len(data) > left:
+            extra = True
+            data = data[:left]
+        left -= len(data)
+        yield from sink(data)
+    return Response(found.status, None, b"", fields=found.fields), not extra
 
 
 def _tell_h11(conn: Connection, request: h11.Request) -> None:

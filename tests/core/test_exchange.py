@@ -39,7 +39,6 @@ from decart_proto import (
     exchange,
     models,
     plan_body,
-    result_request,
     status_request,
     submit_request,
 )
@@ -289,7 +288,7 @@ def test_sink_streams_a_2xx_body_of_any_size(chunked: bool, split: str) -> None:
     video = bytes(range(256)) * 5000  # past MAX_SMALL_BODY: a sink is not bounded
     raw = response(200, video, chunked=chunked)
     seen = bytearray()
-    request = result_request(TARGET, CREDS, "j1")
+    request, wire = built_get(TARGET, CREDS, "j1", "/content")
     chunks = (
         SPLITS[split](raw)
         if split == "whole"
@@ -304,6 +303,7 @@ def test_sink_streams_a_2xx_body_of_any_size(chunked: bool, split: str) -> None:
             step=STEP,
             deadline=DEADLINE,
             sink=collecting_sink(seen),
+            wire=wire if PATH["wire"] else None,
         )
     )
     assert run.value == Response(200, run.value.headers, b"")

@@ -14,7 +14,7 @@ from core_helpers import NOW, ORIGIN, FakeExecutor
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decart_proto import Credentials, NetworkError, Op, Response, Target, exchange
+from decart_proto import Credentials, NetworkError, Op, OutputWrite, Response, Target, exchange
 from decart_proto._exchange import ExchangeFailed
 from decart_proto._plain_head import PlainHead, read_fields, read_plain_head
 from decart_proto._requests import built_get
@@ -220,12 +220,18 @@ def clock() -> float:
     return NOW
 
 
-def outcome(raw: bytes, cuts: list[int], wire: bool) -> tuple[Any, ...]:
+def outcome(raw: bytes, cuts: list[int], wire: bool, sink: bool = False) -> tuple[Any, ...]:
     """What an exchange made of *raw* (received in pieces cut at *cuts*): the response or the
-    error, and whether the connection was kept."""
+    error, whether the connection was kept, and what a sink was given (with *sink*, as a
+    download: the head, once, and the body)."""
     points = sorted({0, len(raw), *(c for c in cuts if c < len(raw))})
     chunks = [raw[a:b] for a, b in itertools.pairwise(points)]
-    request, wire_bytes = built_get(TARGET, CREDS, "j1")
+    request, wire_bytes = built_get(TARGET, CREDS, "j1", "/content" if sink else "")
+    heads: list[tuple[int, list[tuple[bytes, bytes]]]] = []
+
+    def to_sink(data: bytes) -> Generator[Op, Any, None]:
+        yield OutputWrite(data)
+
     gen: Generator[Op, Any, Response] = exchange(
         ORIGIN,
         request,
@@ -234,6 +240,10 @@ def outcome(raw: bytes, cuts: list[int], wire: bool) -> tuple[Any, ...]:
         step=10.0,
         deadline=NOW + 60,
         wire=wire_bytes if wire else None,
+        sink=to_sink if sink else None,
+        on_head=(lambda head: heads.append((head.status_code, list(head.headers))))
+        if sink
+        else None,
     )
     executor = FakeExecutor(chunks)
     run = executor.run(gen)
@@ -242,11 +252,12 @@ def outcome(raw: bytes, cuts: list[int], wire: bool) -> tuple[Any, ...]:
         h11.CLIENT: h11.IDLE,
         h11.SERVER: h11.IDLE,
     }
+    written = bytes(run.written)
     if run.error is not None:
         assert isinstance(run.error, ExchangeFailed)
         error = run.error.error
-        return type(error), error.message, run.error.sent, kept, bytes(run.sent)
-    return run.value, kept, ready and kept == [True], bytes(run.sent)
+        return type(error), error.message, run.error.sent, kept, bytes(run.sent), written, heads
+    return run.value, kept, ready and kept == [True], bytes(run.sent), written, heads
 
 
 @given(
@@ -257,11 +268,30 @@ def test_the_exchange_is_the_same_with_and_without_h11_reading(raw: bytes, cuts:
     assert outcome(raw, cuts, wire=True) == outcome(raw, cuts, wire=False)
 
 
-@pytest.mark.parametrize("name", [*PLAIN, *DECLINED])
-def test_the_exchange_is_the_same_for_each_named_response(name: str) -> None:
-    raw = PLAIN.get(name) or DECLINED[name]
-    for cuts in ([], [1], [30], [len(raw) - 1]):
-        assert outcome(raw, cuts, wire=True) == outcome(raw, cuts, wire=False)
+@given(
+    raw=st.one_of(responses(), mutated(), st.sampled_from(list(DECLINED.values()))),
+    cuts=st.lists(st.integers(0, 200), max_size=4),
+)
+def test_a_download_is_the_same_with_and_without_h11_reading(raw: bytes, cuts: list[int]) -> None:
+    assert outcome(raw, cuts, wire=True, sink=True) == outcome(raw, cuts, wire=False, sink=True)
+
+
+# Plain heads whose answer is cut short, or followed by bytes never asked for.
+ODD_ENDS = {
+    "cut-body": PLAIN["uvicorn"][:-5],
+    "cut-after-head": PLAIN["uvicorn"][: PLAIN["uvicorn"].index(b"\r\n\r\n") + 4],
+    "trailing-bytes": PLAIN["uvicorn"] + b"HTTP/1.1 200 OK\r\n",
+}
+NAMED = {**PLAIN, **DECLINED, **ODD_ENDS}
+
+
+@pytest.mark.parametrize("sink", [False, True], ids=["memory", "sink"])
+@pytest.mark.parametrize("name", NAMED)
+def test_the_exchange_is_the_same_for_each_named_response(name: str, sink: bool) -> None:
+    raw = NAMED[name]
+    in_body = raw.find(b"\r\n\r\n") + 6  # a cut inside the body, after a whole head
+    for cuts in ([], [1], [30], [in_body], [len(raw) - 1]):
+        assert outcome(raw, cuts, True, sink) == outcome(raw, cuts, False, sink)
 
 
 def test_a_plain_answer_never_reaches_h11() -> None:
