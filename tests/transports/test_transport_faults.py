@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,51 +251,52 @@ async def test_cancel_mid_upload(
         assert result.data == b"ok"
 
 
-async def test_cancel_mid_upload_from_a_stalled_pipe(
-    connect: Any, emu: Emulator, transport: str
-) -> None:
-    """A pipe is read off the caller's loop (the blocking client: off its thread), so a writer
-    that stalls holds up neither a cancellation nor a deadline."""
+@pytest.fixture
+def stalled_pipe() -> Iterator[Any]:
+    """A pipe that gives 30,000 bytes, then nothing: its writer stays open and never writes
+    again."""
     read_fd, write_fd = os.pipe()
     os.write(write_fd, b"x" * 30_000)
     pipe = os.fdopen(read_fd, "rb")
-    dropped_before = _dropped_submits(emu)
-    before = emu.submit_count
     try:
-        options = {"model": MODEL, "data": pipe, "prompt": "x"}
-        async with connect() as api:
-
-            async def call(**kw: Any) -> Any:
-                return await api.queue.submit_and_poll(options, **kw)
-
-            await _interrupt(api, transport, call, _after(0.3), timeout=0.3)
-            assert api.idle_connections() == []
-        await _until(lambda: _dropped_submits(emu) > dropped_before)
-        assert emu.submit_count == before
+        yield pipe
     finally:
-        os.close(write_fd)  # the abandoned read in the worker thread ends...
+        os.close(write_fd)  # an abandoned read in a worker thread ends...
         pipe.close()  # ...and lets go of the pipe
 
 
-async def test_a_stalled_pipe_ends_at_the_calls_deadline(
-    connect: Any, emu: Emulator, transport: str
+async def test_cancel_mid_upload_from_a_stalled_pipe(
+    connect: Any, emu: Emulator, transport: str, stalled_pipe: Any
 ) -> None:
-    read_fd, write_fd = os.pipe()
-    os.write(write_fd, b"x" * 30_000)
-    pipe = os.fdopen(read_fd, "rb")
+    """A pipe is read off the caller's loop (the blocking client: off its thread), so a writer
+    that stalls holds up neither a cancellation nor a deadline."""
+    dropped_before = _dropped_submits(emu)
     before = emu.submit_count
-    try:
-        async with connect() as api:
-            started = time.monotonic()
-            with pytest.raises(api.module.DeadlineExceededError) as info:
-                await api.queue.submit({"model": MODEL, "data": pipe, "prompt": "x"}, timeout=0.5)
-            assert time.monotonic() - started < 0.5 + PROMPT
-            assert "the submit" in str(info.value)
-            assert api.idle_connections() == []
-        assert emu.submit_count == before
-    finally:
-        os.close(write_fd)
-        pipe.close()
+    options = {"model": MODEL, "data": stalled_pipe, "prompt": "x"}
+    async with connect() as api:
+
+        async def call(**kw: Any) -> Any:
+            return await api.queue.submit_and_poll(options, **kw)
+
+        await _interrupt(api, transport, call, _after(0.3), timeout=0.3)
+        assert api.idle_connections() == []
+    await _until(lambda: _dropped_submits(emu) > dropped_before)
+    assert emu.submit_count == before
+
+
+async def test_a_stalled_pipe_ends_at_the_calls_deadline(
+    connect: Any, emu: Emulator, stalled_pipe: Any
+) -> None:
+    before = emu.submit_count
+    options = {"model": MODEL, "data": stalled_pipe, "prompt": "x"}
+    async with connect() as api:
+        started = time.monotonic()
+        with pytest.raises(api.module.DeadlineExceededError) as info:
+            await api.queue.submit(options, timeout=0.5)
+        assert time.monotonic() - started < 0.5 + PROMPT
+        assert "the submit" in str(info.value)
+        assert api.idle_connections() == []
+    assert emu.submit_count == before
 
 
 async def test_cancel_mid_poll(connect: Any, emu: Emulator, transport: str) -> None:
