@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import inspect
 import ssl
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, TypeVar
 
 from decart_proto import (
@@ -55,7 +55,7 @@ from ._common import (
     short_file,
 )
 
-__all__ = ["AsyncDecartClient", "AsyncIO", "QueueClient"]
+__all__ = ["AsyncDecartClient", "AsyncIO", "QueueClient", "send_in_chunks"]
 
 T = TypeVar("T")
 C = TypeVar("C", bound="AsyncDecartClient")
@@ -104,6 +104,23 @@ class AsyncIO(abc.ABC):
     @abc.abstractmethod
     def close(self, stream: Any) -> None:
         """Close at once, without waiting: used for streams half-way through an exchange."""
+
+
+# What an async transport sends of a file when the loop cannot sendfile it (TLS, trio).
+CHUNK = 1 << 20
+
+
+async def send_in_chunks(f: Any, length: int, send: Callable[[bytes], Awaitable[None]]) -> int:
+    """Send up to *length* bytes of the open file *f*, one chunk at a time, each read on the
+    loop (a read from a local file is short); how many were sent, fewer if the file ended."""
+    sent = 0
+    while sent < length:
+        chunk = f.read(min(CHUNK, length - sent))
+        if not chunk:
+            break
+        await send(chunk)
+        sent += len(chunk)
+    return sent
 
 
 class _Run:

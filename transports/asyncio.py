@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from decart_proto import FileRegion, IOTimeout, NetworkError, Origin, models
 
 from . import _errors
-from ._async_client import AsyncDecartClient, AsyncIO, QueueClient
+from ._async_client import AsyncDecartClient, AsyncIO, QueueClient, send_in_chunks
 from ._common import network_error, opened_region
 from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
 
@@ -29,7 +29,6 @@ __all__ = ["DecartClient", "QueueClient", "models"]
 __all__ += _errors.__all__
 
 T = TypeVar("T")
-_CHUNK = 1 << 20
 # Stop reading from the socket while this much is received and not yet asked for, so that a
 # download is paced by its consumer (the output file) and memory stays bounded.
 _HIGH_WATER = 1 << 20
@@ -267,21 +266,16 @@ class AsyncioIO(AsyncIO):
                     )
                 except asyncio.SendfileNotAvailableError:
                     pass  # not a plain socket transport after all: send chunks
-            # TLS, or a file without a descriptor: chunks, each read on the loop (one read
-            # from a local file is short). A deeper write buffer keeps the TLS layer busy.
+            # TLS, or a file without a descriptor: chunks. A deeper write buffer keeps the TLS
+            # layer busy.
             transport.set_write_buffer_limits(high=_TLS_HIGH_WATER)
             try:
-                sent = 0
-                while sent < region.length:
-                    chunk = f.read(min(_CHUNK, region.length - sent))
-                    if not chunk:
-                        break
-                    await stream.send(chunk, deadline)
-                    sent += len(chunk)
+                return await send_in_chunks(
+                    f, region.length, lambda chunk: stream.send(chunk, deadline)
+                )
             finally:
                 if not transport.is_closing():
                     transport.set_write_buffer_limits()
-            return sent
 
     async def receive(self, stream: _Stream, max_bytes: int, deadline: float) -> bytes:
         return await stream.receive(max_bytes, deadline)

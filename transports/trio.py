@@ -30,7 +30,7 @@ from trio.lowlevel import (
 from decart_proto import FileRegion, IOTimeout, NetworkError, Origin, models
 
 from . import _errors
-from ._async_client import AsyncDecartClient, AsyncIO, QueueClient
+from ._async_client import AsyncDecartClient, AsyncIO, QueueClient, send_in_chunks
 from ._common import opened_region
 from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
 from ._trio_tls import TlsStream
@@ -40,7 +40,6 @@ __all__ = ["DecartClient", "QueueClient", "models"]
 __all__ += _errors.__all__
 
 T = TypeVar("T")
-_CHUNK = 1 << 20
 
 
 async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
@@ -152,16 +151,10 @@ class TrioIO(AsyncIO):
 
     async def send_file(self, stream: Stream, region: FileRegion, deadline: float) -> int:
         assert region.length is not None
-        sent = 0
         with opened_region(region) as f:
-            while sent < region.length:
-                # One chunk at a time from a local file: short enough to read on the loop.
-                chunk = f.read(min(_CHUNK, region.length - sent))
-                if not chunk:
-                    break
-                await stream.send_all(chunk, deadline)
-                sent += len(chunk)
-        return sent
+            return await send_in_chunks(
+                f, region.length, lambda chunk: stream.send_all(chunk, deadline)
+            )
 
     async def receive(self, stream: Stream, max_bytes: int, deadline: float) -> bytes:
         return await stream.receive_some(max_bytes, deadline)
