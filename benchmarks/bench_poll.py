@@ -93,34 +93,27 @@ def run_blocking(port: int, seconds: float) -> tuple[int, float]:
         return _timed(step, seconds)
 
 
+async def _poll_async(client_class: Any, port: int, seconds: float) -> tuple[int, float]:
+    """The async clients' loop: the same code on either event loop."""
+    async with client_class(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
+        status = client.queue.status
+
+        async def step() -> None:
+            assert (await status(JOB_ID)).status == "completed"
+
+        return await _timed_async(step, seconds)
+
+
 def run_asyncio(port: int, seconds: float) -> tuple[int, float]:
     from transports.asyncio import DecartClient  # noqa: PLC0415 - may not exist yet
 
-    async def main() -> tuple[int, float]:
-        async with DecartClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
-            status = client.queue.status
-
-            async def step() -> None:
-                assert (await status(JOB_ID)).status == "completed"
-
-            return await _timed_async(step, seconds)
-
-    return asyncio.run(main())
+    return asyncio.run(_poll_async(DecartClient, port, seconds))
 
 
 def run_trio(port: int, seconds: float) -> tuple[int, float]:
     from transports.trio import DecartClient  # noqa: PLC0415 - may not exist yet
 
-    async def main() -> tuple[int, float]:
-        async with DecartClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
-            status = client.queue.status
-
-            async def step() -> None:
-                assert (await status(JOB_ID)).status == "completed"
-
-            return await _timed_async(step, seconds)
-
-    return trio.run(main)
+    return trio.run(_poll_async, DecartClient, port, seconds)
 
 
 def run_aiohttp(port: int, seconds: float) -> tuple[int, float]:
