@@ -19,6 +19,7 @@ from ._errors import IOTimeout as IOTimeout
 from ._errors import LocalProtocolError as LocalProtocolError
 from ._errors import ModelNotFoundError as ModelNotFoundError
 from ._errors import NetworkError as NetworkError
+from ._errors import OutputError as OutputError
 from ._errors import QueueResultError as QueueResultError
 from ._errors import QueueStatusError as QueueStatusError
 from ._errors import QueueSubmitError as QueueSubmitError

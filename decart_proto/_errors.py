@@ -22,6 +22,7 @@ __all__ = [
     "LocalProtocolError",
     "ModelNotFoundError",
     "NetworkError",
+    "OutputError",
     "QueueResultError",
     "QueueStatusError",
     "QueueSubmitError",
@@ -121,3 +122,10 @@ class RemoteProtocolError(NetworkError):
 
 class IOTimeout(NetworkError):
     """One I/O step did not finish before its deadline."""
+
+
+class OutputError(DecartSDKError):
+    """Writing the result to the caller's output failed (no space left, no permission): a local
+    failure, never retried. A transport throws it into the driver at the ``OutputWrite`` or
+    ``OutputReset`` op that failed, naming the output; the driver adds the job id to resume with
+    (``.data["job_id"]``)."""

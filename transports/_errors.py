@@ -9,6 +9,7 @@ from decart_proto import InvalidBaseURLError as InvalidBaseURLError
 from decart_proto import InvalidInputError as InvalidInputError
 from decart_proto import ModelNotFoundError as ModelNotFoundError
 from decart_proto import NetworkError as NetworkError
+from decart_proto import OutputError as OutputError
 from decart_proto import QueueResultError as QueueResultError
 from decart_proto import QueueStatusError as QueueStatusError
 from decart_proto import QueueSubmitError as QueueSubmitError
@@ -23,6 +24,7 @@ __all__ = [
     "InvalidInputError",
     "ModelNotFoundError",
     "NetworkError",
+    "OutputError",
     "QueueResultError",
     "QueueStatusError",
     "QueueSubmitError",
