@@ -20,7 +20,7 @@ import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Job", "JobEnded", "JobStore", "failure_reason", "key_owner", "status_at"]
@@ -56,7 +56,7 @@ class Job:
     forced_failure_at: float | None = None
     rendered_at: float | None = None  # when the render worker finished, well or not
     result_path: str | None = None  # None after rendering means the render failed
-    error: str | None = None
+    error: str | None = None  # the forced failure's reason, else the failed render's
 
 
 def _first_ending(job: Job) -> tuple[float, str, str]:
@@ -130,12 +130,16 @@ class JobStore:
         with self._lock:
             self._db.execute(f"INSERT INTO jobs VALUES ({placeholders})", values)
 
+    def _select(self, job_id: str) -> Job | None:
+        """The job as stored; the caller holds the lock."""
+        row = self._db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        return None if row is None else Job(*row)
+
     def get(self, job_id: str) -> Job | None:
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE job_id = ?", (job_id,)
-            ).fetchone()
-        return None if row is None else Job(*row)
+            return self._select(job_id)
 
     def all(self) -> list[Job]:
         with self._lock:
@@ -144,29 +148,34 @@ class JobStore:
             ).fetchall()
         return [Job(*row) for row in rows]
 
-    def _update(self, job: Job) -> None:
-        assignments = ", ".join(f"{column} = ?" for column in _COLUMNS[1:])
-        values = tuple(getattr(job, column) for column in _COLUMNS[1:])
-        self._db.execute(f"UPDATE jobs SET {assignments} WHERE job_id = ?", (*values, job.job_id))
+    # The two updates below race: the render worker's and the test's thread. Each writes only
+    # its own columns, and decides from the row as it is under the lock, never from an earlier
+    # read, so neither can undo the other whatever the order.
 
     def record_render(self, job_id: str, result_path: str | None, error: str | None) -> None:
-        """The render worker finished: with a result file, or with an error."""
-        job = self.get(job_id)
-        if job is None:
-            return
+        """The render worker finished: with a result file, or with an error.
+
+        A forced failure's reason stays: it ended the job first.
+        """
         with self._lock:
-            self._update(
-                replace(job, rendered_at=self.clock(), result_path=result_path, error=error)
+            self._db.execute(
+                "UPDATE jobs SET rendered_at = ?, result_path = ?,"
+                " error = CASE WHEN forced_failure_at IS NULL THEN ? ELSE error END"
+                " WHERE job_id = ?",
+                (self.clock(), result_path, error, job_id),
             )
 
     def force_failure(self, job_id: str, error: str) -> None:
         """Fail the job now; a job that has already ended cannot be failed again."""
-        job = self.get(job_id)
-        if job is None:
-            raise KeyError(job_id)
-        now = self.clock()
-        status = status_at(job, now)
-        if status in (COMPLETED, FAILED):
-            raise JobEnded(f"job {job_id!r} has already ended ({status}); it cannot fail now")
         with self._lock:
-            self._update(replace(job, forced_failure_at=now, error=error))
+            job = self._select(job_id)
+            if job is None:
+                raise KeyError(job_id)
+            now = self.clock()
+            status = status_at(job, now)
+            if status in (COMPLETED, FAILED):
+                raise JobEnded(f"job {job_id!r} has already ended ({status}); it cannot fail now")
+            self._db.execute(
+                "UPDATE jobs SET forced_failure_at = ?, error = ? WHERE job_id = ?",
+                (now, error, job_id),
+            )
