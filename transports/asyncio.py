@@ -15,7 +15,7 @@ import ssl
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from decart_proto import FileRegion, IOTimeout, NetworkError, Origin, models
 
@@ -64,8 +64,9 @@ class _Stream(asyncio.BufferedProtocol):
     # -- the protocol's callbacks -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not an isinstance check: uvloop's transports have the methods of asyncio.Transport
+        # without deriving from it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.start == self.end:
@@ -264,8 +265,11 @@ class AsyncioIO(AsyncIO):
                         deadline,
                         loop.sendfile(transport, f, region.offset, region.length, fallback=False),
                     )
-                except asyncio.SendfileNotAvailableError:
-                    pass  # not a plain socket transport after all: send chunks
+                except (asyncio.SendfileNotAvailableError, NotImplementedError):
+                    # Not a plain socket transport after all, or a loop without sendfile
+                    # (uvloop: the base class's NotImplementedError): nothing was sent yet,
+                    # so the chunks below send it all.
+                    pass
             # TLS, or a file without a descriptor: chunks. A deeper write buffer keeps the TLS
             # layer busy.
             transport.set_write_buffer_limits(high=_TLS_HIGH_WATER)

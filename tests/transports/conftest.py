@@ -1,8 +1,9 @@
 """One integration suite for every transport: each test body is an ``async def`` run by anyio's
-pytest plugin, parametrized over blocking / asyncio / trio x http / https.
+pytest plugin, parametrized over blocking / asyncio / uvloop / trio x http / https.
 
 The asyncio and trio clients are awaited directly on their own loop (anyio's backend is picked
-to match the transport). The blocking client's calls run in a worker thread of the asyncio
+to match the transport; ``uvloop`` is the asyncio client on uvloop, and its tests see
+``transport == "asyncio"``). The blocking client's calls run in a worker thread of the asyncio
 backend, so the same ``await api.queue.submit(...)`` line drives all three; its own timeout and
 threading are the real ones.
 """
@@ -17,19 +18,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from transport_helpers import PENDING, PROCESSING, SCHEMES, SECRET, TRANSPORTS, Api, client_options
+from transport_helpers import (
+    LOOPS,
+    PENDING,
+    PROCESSING,
+    SCHEMES,
+    SECRET,
+    Api,
+    anyio_backend_of,
+    client_options,
+    module_of,
+)
 
 from decart_emulator import Emulator, Fault
 
 
-@pytest.fixture(params=TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=LOOPS)
+def loop(request: pytest.FixtureRequest) -> str:
+    """The loop under test, which names the test: blocking, asyncio, uvloop or trio."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
     return str(request.param)
 
 
 @pytest.fixture
-def anyio_backend(transport: str) -> str:
-    return "trio" if transport == "trio" else "asyncio"
+def transport(loop: str) -> str:
+    """The client module under test: ``transports.<transport>``."""
+    return module_of(loop)
+
+
+@pytest.fixture
+def anyio_backend(loop: str) -> Any:
+    return anyio_backend_of(loop)
 
 
 @pytest.fixture(params=SCHEMES)

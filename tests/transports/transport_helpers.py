@@ -18,7 +18,11 @@ from decart_proto import PollPolicy, RetryPolicy
 
 # A second key the emulators accept, for the tests of its secrecy.
 SECRET = "sk-test-0123456789abcdef-secret"
+# The client modules (``transports.<name>``), and the loops the suite runs them on: the asyncio
+# client runs on the stdlib loop and on uvloop (the default loop of uvicorn deployments), so a
+# test id names the loop a call ran on.
 TRANSPORTS = ("blocking", "asyncio", "trio")
+LOOPS = ("blocking", "asyncio", "uvloop", "trio")
 SCHEMES = ("http", "https")
 
 # Short timings: a job is pending for 0.15 s and processing for 0.15 s; a client polls every
@@ -67,6 +71,21 @@ class _Queue:
             return await anyio.to_thread.run_sync(call, limiter=_THREADS)
 
         return in_thread
+
+
+def module_of(loop: str) -> str:
+    """The client module a loop of :data:`LOOPS` runs: uvloop runs the asyncio client."""
+    return "asyncio" if loop == "uvloop" else loop
+
+
+def anyio_backend_of(loop: str) -> Any:
+    """anyio's backend for a loop of :data:`LOOPS` (the blocking client's calls run in threads
+    of the stdlib asyncio loop)."""
+    if loop == "trio":
+        return "trio"
+    if loop == "uvloop":
+        return ("asyncio", {"use_uvloop": True})
+    return "asyncio"
 
 
 def client_options(emu: Emulator, **overrides: Any) -> dict[str, Any]:
