@@ -1,8 +1,13 @@
 """The model registry: ``models.video("lucy-2.1")`` as in Decart's clients.
 
-A model is a name, the path its jobs are submitted to, and the rule set its inputs are checked
-against. A model this release does not know is still usable through :func:`custom`, without
-client-side rules, so that a model the server adds tomorrow needs no new release.
+A model is a name, the path its jobs are submitted to, and the family of rules its inputs are
+checked against (the rules themselves are data, in ``_rules.py``). A model this release does not
+know is still usable through :func:`custom`, without client-side rules, so that a model the
+server adds tomorrow needs no new release.
+
+Adding a model is one row in ``_FAMILY_OF`` below (or in :data:`DEPRECATED`), one row in the
+emulator's independent table (``decart_emulator/_models.py``), and the test that the two agree
+(``tests/emulator/test_emu_rules_agree.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ class ModelDefinition:
 # An origin-form path of RFC 3986 unreserved characters: nothing to encode, nothing to escape.
 _PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
-_RULES: dict[str, RuleSet] = {
+# Model name -> the family of rules its inputs follow (WIRE.md's model table).
+_FAMILY_OF: dict[str, RuleSet] = {
     "lucy-2.1": RuleSet.EDIT,
     "lucy-2.1-vton": RuleSet.EDIT,
     "lucy-2.5": RuleSet.EDIT,
@@ -56,7 +62,7 @@ DEPRECATED: dict[str, str] = {
     "lucy-restyle-v2v": "lucy-restyle-2",
 }
 
-VIDEO_MODELS: tuple[str, ...] = (*_RULES, *DEPRECATED)
+VIDEO_MODELS: tuple[str, ...] = (*_FAMILY_OF, *DEPRECATED)
 
 _warned: set[str] = set()
 
@@ -76,10 +82,10 @@ def video(name: str) -> ModelDefinition:
             )
         # The deprecated name is still what the server is asked for: it accepts it, and the
         # caller asked for it; only the rules come from the target.
-        return ModelDefinition(name, f"/v1/jobs/{name}", _RULES[target])
-    if name not in _RULES:
+        return ModelDefinition(name, f"/v1/jobs/{name}", _FAMILY_OF[target])
+    if name not in _FAMILY_OF:
         raise ModelNotFoundError(name)
-    return ModelDefinition(name, f"/v1/jobs/{name}", _RULES[name])
+    return ModelDefinition(name, f"/v1/jobs/{name}", _FAMILY_OF[name])
 
 
 def custom(name: str, url_path: str | None = None) -> ModelDefinition:
