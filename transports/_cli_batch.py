@@ -24,10 +24,11 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._cli_exit import CliError, ExitCode, classify, one_line
+from ._cli_exit import CliError, ExitCode, classify
 from ._cli_journal import Journal, JournalEntry
 from ._cli_progress import Stopped, human_bytes
 from ._cli_run import JobSpec, Outcome, run_job
+from ._cli_text import one_line, say
 
 if TYPE_CHECKING:
     from .cli import Session
@@ -270,18 +271,16 @@ def _interrupt(session: Session, journal: Journal, stop: threading.Event, phases
     journal.close()  # waits for a line being written, then refuses more
     session.reporter.close()
     command = _resume_command(sys.argv[1:])
-    print(
+    say(
+        sys.stderr,
         one_line(
             f"decart-proto: interrupted; the journal {journal.path} holds every job id. "
             f"Resume with: {command}",
             session.secret,
         ),
-        file=sys.stderr,
-        flush=True,
     )
     if session.json:
-        print(json.dumps({"interrupted": True, "journal": journal.path}), flush=True)
-    sys.stdout.flush()
+        say(sys.stdout, json.dumps({"interrupted": True, "journal": journal.path}))
     # Workers still polling hold nothing that matters; a daemon thread stopped in the middle of
     # interpreter shutdown can print noise, so leave at once.
     os._exit(ExitCode.INTERRUPTED)
@@ -326,15 +325,12 @@ def _summary(session: Session, items: list[Item], journal_path: str) -> int:
     lines.append(f"{len(items)} inputs: {total}; journal {journal_path}")
     if session.quiet and not session.json:
         lines = lines[-1:]
-    session.result("\n".join(lines), {"jobs": rows, **counts, "journal": journal_path})
+    session.result(lines, {"jobs": rows, **counts, "journal": journal_path})
     if code is ExitCode.JOB_FAILED:
-        print(
-            "decart-proto: error: some jobs failed; --retry-failed submits them again",
-            file=sys.stderr,
-        )
+        say(sys.stderr, "decart-proto: error: some jobs failed; --retry-failed submits them again")
     elif code is not ExitCode.OK:
-        print(
+        say(
+            sys.stderr,
             "decart-proto: error: some inputs were not processed; rerun the same command to resume",
-            file=sys.stderr,
         )
     return code

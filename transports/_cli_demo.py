@@ -101,15 +101,13 @@ def run_demo(session: Session) -> int:
         "emulator": base_url,
         "requests": [list(r) for r in requests],
     }
-    text = "\n".join(
-        [
-            f"Saved {os.path.abspath(output)} ({human_bytes(outcome.bytes)})",
-            f"  job       {outcome.job_id}: {' → '.join(statuses)} in {took:.1f} s",
-            f"  requests  {wire}",
-            "The emulator has stopped. The same job on Decart's service:",
-            "  export DECART_API_KEY=...   # your key, from platform.decart.ai",
-            f'  decart-proto submit your-video.mp4 --prompt "{args.prompt}" -o edited.mp4',
-        ]
-    )
+    text = [
+        f"Saved {os.path.abspath(output)} ({human_bytes(outcome.bytes)})",
+        f"  job       {outcome.job_id}: {' → '.join(statuses)} in {took:.1f} s",
+        f"  requests  {wire}",
+        "The emulator has stopped. The same job on Decart's service:",
+        "  export DECART_API_KEY=...   # your key, from platform.decart.ai",
+        f'  decart-proto submit your-video.mp4 --prompt "{args.prompt}" -o edited.mp4',
+    ]
     session.result(os.path.abspath(output) if session.quiet else text, obj)
     return ExitCode.OK

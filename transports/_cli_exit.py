@@ -1,5 +1,5 @@
-"""Exit codes and one-line messages: every expected failure of the ``decart-proto`` command
-becomes a kind, a distinct exit code and one line of text without the API key.
+"""Exit codes: every expected failure of the ``decart-proto`` command becomes a kind, a
+distinct exit code and a message (printed as one line by ``_cli_text.one_line``).
 
 Scripts branch on the code, people read the line; a traceback is only for bugs.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 
 from decart_proto import (
     DeadlineExceededError,
@@ -25,9 +24,7 @@ from decart_proto import (
     RemoteProtocolError,
 )
 
-__all__ = ["CliError", "ExitCode", "classify", "one_line"]
-
-MAX_MESSAGE = 400
+__all__ = ["CliError", "ExitCode", "classify"]
 
 
 class ExitCode(enum.IntEnum):
@@ -56,16 +53,6 @@ class CliError(Exception):
         self.code = code
         self.message = message
         self.hint = hint
-
-
-def one_line(text: str, secret: str = "") -> str:
-    """Whitespace collapsed (server bodies may be HTML), bounded, the key removed."""
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    text = re.sub(r"\s+", " ", text).strip()
-    if len(text) > MAX_MESSAGE:
-        text = text[: MAX_MESSAGE - 1] + "…"
-    return text
 
 
 def _http_kind(status: int) -> ExitCode:

@@ -10,12 +10,13 @@ by ``sendfile`` on plain TCP) and the output as a path (the client's atomic writ
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from decart_proto import Progress
+
+from ._cli_text import clean, markup, say
 
 __all__ = [
     "Bytes",
@@ -72,17 +73,11 @@ class Reporter:
         self.stream = stream
         self.quiet = quiet
         self.secret = secret
-        self._lock = threading.Lock()
 
     def line(self, text: str) -> None:
         """An informational line (not a result): stderr, and not with --quiet."""
-        if self.quiet:
-            return
-        if self.secret:
-            text = text.replace(self.secret, "[redacted]")
-        with self._lock:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        if not self.quiet:
+            say(self.stream, text, self.secret)
 
     def transfer(self, label: str, total: int | None) -> Bytes:
         bar = Bytes(self, label, total)
@@ -158,12 +153,11 @@ class RichReporter(Reporter):
         self._status_tasks: dict[str, Any] = {}
 
     def line(self, text: str) -> None:
-        if self.secret:
-            text = text.replace(self.secret, "[redacted]")
-        self.progress.console.print(text, markup=False, highlight=False)
+        self.progress.console.print(clean(text, self.secret), markup=False, highlight=False)
 
     def _started(self, bar: Bytes) -> None:
-        self._tasks[id(bar)] = self.progress.add_task(bar.label, total=bar.total, kind="bytes")
+        label = markup(bar.label, self.secret)  # descriptions are rich markup
+        self._tasks[id(bar)] = self.progress.add_task(label, total=bar.total, kind="bytes")
 
     def _bytes(self, bar: Bytes) -> None:
         task = self._tasks.get(id(bar))
@@ -176,7 +170,8 @@ class RichReporter(Reporter):
             self.progress.update(task, completed=bar.done, total=bar.total)
 
     def status(self, label: str, job_id: str, status: str, elapsed: float) -> None:
-        text = f"{label}: job {job_id} [bold]{status}[/bold]"
+        shown, job, state = (markup(text, self.secret) for text in (label, job_id, status))
+        text = f"{shown}: job {job} [bold]{state}[/bold]"
         task = self._status_tasks.get(job_id)
         if task is None:
             task = self.progress.add_task(text, total=None, kind="status")

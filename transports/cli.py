@@ -21,9 +21,10 @@ from typing import Any, NoReturn
 
 from decart_proto import PollPolicy, __version__, models, prepare_submit
 
-from ._cli_exit import CliError, ExitCode, classify, one_line
+from ._cli_exit import CliError, ExitCode, classify
 from ._cli_progress import Reporter, human_bytes, make_reporter
 from ._cli_run import JobSpec, Outcome, fetch_result, run_job, submit_only
+from ._cli_text import one_line, say
 
 __all__ = ["main"]
 
@@ -67,13 +68,12 @@ class Session:
     def quiet(self) -> bool:
         return bool(self.args.quiet)
 
-    def result(self, text: str, obj: dict[str, Any]) -> None:
-        """The command's answer on stdout: *text* for people, *obj* with --json."""
+    def result(self, lines: str | list[str], obj: dict[str, Any]) -> None:
+        """The command's answer on stdout: *lines* for people, *obj* with --json."""
         self.reporter.close()  # a live display ends before the answer is printed below it
-        line = json.dumps(obj, sort_keys=True) if self.json else text
-        if line:
-            sys.stdout.write(one_line_keep(line, self.secret) + "\n")
-            sys.stdout.flush()
+        answer = json.dumps(obj, sort_keys=True) if self.json else lines
+        if answer:
+            say(sys.stdout, answer, self.secret)
 
     def client(self) -> Any:
         from .blocking import DecartClient  # noqa: PLC0415 - after argument checks
@@ -99,11 +99,6 @@ def poll_policy(interval: float | None) -> PollPolicy | None:
     return PollPolicy(
         initial_delay=min(0.5, interval), interval=interval, max_interval=max(30.0, interval)
     )
-
-
-def one_line_keep(text: str, secret: str) -> str:
-    """Results may span lines (a batch summary); only the key is removed."""
-    return text.replace(secret, "[redacted]") if secret else text
 
 
 # -- argument parsing -----------------------------------------------------------------------
@@ -340,7 +335,7 @@ def job_options(args: argparse.Namespace) -> dict[str, Any]:
         warnings.simplefilter("always", DeprecationWarning)
         model = models.video(args.model)
     for warning in caught:
-        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+        say(sys.stderr, f"{PROG}: warning: {warning.message}")
     prepare_submit({**options, "model": model, "data": b""})
     return options
 
@@ -381,8 +376,10 @@ def cmd_submit(session: Session) -> int:
             session.result(
                 submitted.job_id
                 if session.quiet
-                else f"Submitted job {submitted.job_id}\n"
-                f"Save its result with: {session.resume_command(submitted.job_id, None)}",
+                else [
+                    f"Submitted job {submitted.job_id}",
+                    f"Save its result with: {session.resume_command(submitted.job_id, None)}",
+                ],
                 {"job_id": submitted.job_id, "status": submitted.status, "uploaded": uploaded},
             )
             return ExitCode.OK
@@ -488,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _finish(None, lambda: _run_emulator(rest), secret, json_mode=False)
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help(sys.stderr)
+        say(sys.stderr, parser.format_help().splitlines())
         return ExitCode.BAD_INPUT
     reporter = make_reporter(sys.stderr, args.quiet, secret)
     session = Session(args, secret, reporter)
@@ -533,12 +530,12 @@ def _finish(session: Session | None, run: Callable[[], int], secret: str, json_m
             error = classify(exc)
         except Exception:
             if os.environ.get("DECART_PROTO_DEBUG"):
-                traceback.print_exc()
+                say(sys.stderr, traceback.format_exc().splitlines(), secret)
             text = one_line(f"{type(exc).__name__}: {exc}", secret)
-            print(
+            say(
+                sys.stderr,
                 f"{PROG}: internal error (a bug, please report it): {text}; "
                 "set DECART_PROTO_DEBUG=1 for the traceback",
-                file=sys.stderr,
             )
             return ExitCode.INTERNAL
         if session is not None:
@@ -560,8 +557,8 @@ def _print_error(error: CliError, secret: str, json_mode: bool, session: Session
             obj["job_id"] = session.job_id
         if error.code is ExitCode.JOB_FAILED:
             obj["status"] = "failed"
-        print(json.dumps(obj, sort_keys=True), flush=True)
-    print(f"{PROG}: error: {text}" + (f"; {hint}" if hint else ""), file=sys.stderr, flush=True)
+        say(sys.stdout, json.dumps(obj, sort_keys=True), secret)
+    say(sys.stderr, f"{PROG}: error: {text}" + (f"; {hint}" if hint else ""), secret)
 
 
 def _interrupted(session: Session | None, json_mode: bool) -> int:
@@ -581,10 +578,10 @@ def _interrupted(session: Session | None, json_mode: bool) -> int:
     else:
         text = f"{PROG}: interrupted"
         obj = {"interrupted": True}
-    if json_mode:
-        print(json.dumps(obj, sort_keys=True), flush=True)
     secret = session.secret if session is not None else ""
-    print(one_line(text, secret), file=sys.stderr, flush=True)
+    if json_mode:
+        say(sys.stdout, json.dumps(obj, sort_keys=True), secret)
+    say(sys.stderr, one_line(text, secret))
     return ExitCode.INTERRUPTED
 
 
