@@ -27,6 +27,7 @@ __all__ = [
     "job_path",
     "parse_base_url",
     "result_request",
+    "shown_job_id",
     "status_request",
     "submit_request",
 ]
@@ -143,7 +144,9 @@ def job_path(job_id: str, suffix: str = "") -> str:
     leave ``/v1/jobs/`` once a proxy decodes them."""
     problem = job_id_problem(job_id)
     if problem is not None:
-        raise LocalProtocolError(f"job id {job_id!r} {problem}; job ids come from submit()")
+        raise LocalProtocolError(
+            f"job id {shown_job_id(job_id)} {problem}; job ids come from submit()"
+        )
     if _UNRESERVED.fullmatch(job_id):  # the usual id: nothing to encode
         return f"/v1/jobs/{job_id}{suffix}"
     return f"/v1/jobs/{quote(job_id, safe='-._~')}{suffix}"
@@ -152,14 +155,29 @@ def job_path(job_id: str, suffix: str = "") -> str:
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
 
 
+# The API's ids are a few dozen characters. One far longer is a server (or a caller) gone
+# wrong: it would go back out in every poll's request line, and be kept with every built request.
+MAX_JOB_ID = 256
+
+
 def job_id_problem(job_id: object) -> str | None:
     """Why *job_id* cannot name a job in a URL path, or None when it can."""
     if not isinstance(job_id, str) or not job_id:
         return "is empty or not a string"
+    if len(job_id) > MAX_JOB_ID:
+        return f"is {len(job_id)} characters long; a job id has at most {MAX_JOB_ID}"
     if job_id in (".", "..") or "/" in job_id or "\\" in job_id:
         bad = "/" if "/" in job_id else "\\" if "\\" in job_id else job_id
         return f"contains {bad!r}, which would leave /v1/jobs/"
     return None
+
+
+def shown_job_id(job_id: object) -> str:
+    """*job_id* for a message: its repr, cut short when it is long (an id refused for its
+    length may be megabytes)."""
+    if isinstance(job_id, str) and len(job_id) > 80:
+        return f"{job_id[:80]!r}… ({len(job_id)} characters)"
+    return repr(job_id)
 
 
 def _headers(target: Target, creds: Credentials) -> list[tuple[str, str]]:

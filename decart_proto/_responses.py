@@ -21,7 +21,7 @@ from ._errors import (
     QueueSubmitError,
     RemoteProtocolError,
 )
-from ._requests import job_id_problem
+from ._requests import job_id_problem, shown_job_id
 
 __all__ = [
     "JOB_STATUSES",
@@ -172,12 +172,14 @@ def read_job_json(
     parsed = _parse_json(body)
     job_id = parsed.get("job_id") if isinstance(parsed, dict) else None
     status = parsed.get("status") if isinstance(parsed, dict) else None
-    if isinstance(job_id, str) and job_id_problem(job_id) is None:
+    refused = job_id_problem(job_id)
+    if refused is None:
+        assert isinstance(job_id, str)
         if status in JOB_STATUSES:
             return job_id, status
-        problem = f"unknown job status {status!r}"
+        problem = f"unknown job status {_shown(status)}"
     elif isinstance(job_id, str) and job_id:
-        problem = f"job id {job_id[:100]!r}, which cannot be used in a URL path"
+        problem = f"job id {shown_job_id(job_id)}, which cannot be used: it {refused}"
     else:
         problem = "a body that is not a JSON object with job_id and status"
     # Redacted before it is cut, so that a key straddling the cut cannot leak its first half.
@@ -186,6 +188,12 @@ def read_job_json(
     raise op.error(
         f"Failed to {op.phrase}: {cause.message}", data={"status": status_code}, cause=cause
     )
+
+
+def _shown(value: object) -> str:
+    """*value*'s repr for a message, at most about 100 characters of it."""
+    text = repr(value)
+    return text if len(text) <= 100 else f"{text[:100]}… ({len(text)} characters)"
 
 
 _SECONDS = re.compile(r"-?[0-9]+")

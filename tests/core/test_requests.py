@@ -132,6 +132,8 @@ def test_job_ids_are_percent_encoded(job_id: str, path: bytes) -> None:
         ("a/b", "contains '/'"),
         ("a\\b", "contains '\\\\'"),
         ("..\\x", "contains '\\\\'"),
+        ("j" * 257, "is 257 characters long; a job id has at most 256"),
+        ("j" * 1_000_000, "is 1000000 characters long; a job id has at most 256"),
     ],
 )
 def test_bad_job_ids_are_refused_clearly(job_id: object, fragment: str) -> None:
@@ -141,6 +143,12 @@ def test_bad_job_ids_are_refused_clearly(job_id: object, fragment: str) -> None:
             build(target, Credentials(KEY), job_id)  # type: ignore[arg-type]
         assert fragment in info.value.message
         assert "job ids come from submit()" in info.value.message
+        assert len(info.value.message) < 300  # a long id is not quoted whole
+
+
+def test_a_job_id_of_the_longest_length_is_accepted() -> None:
+    request = status_request(parse_base_url("http://h"), Credentials(KEY), "j" * 256)
+    assert wire(request).split(b" ")[1] == b"/v1/jobs/" + b"j" * 256
 
 
 # -- base URLs ---------------------------------------------------------------------------------

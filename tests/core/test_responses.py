@@ -63,6 +63,10 @@ def test_job_json_in_any_form_json_allows(body: bytes) -> None:
         (b'{"job_id": "j", "status": ["pending"]}', "unknown job status ['pending']"),
         (b'{"job_id": "../x", "status": "pending"}', "job id '../x', which cannot be used"),
         (b'{"job_id": "..", "status": "pending"}', "job id '..', which cannot be used"),
+        (
+            b'{"job_id": "%s", "status": "pending"}' % (b"j" * 257),
+            "which cannot be used: it is 257 characters long; a job id has at most 256",
+        ),
         (b'{"job_id": "", "status": "pending"}', "not a JSON object with job_id and status"),
         (b'{"job_id": 5, "status": "pending"}', "not a JSON object with job_id and status"),
         (b'["j", "pending"]', "not a JSON object with job_id and status"),
@@ -84,6 +88,24 @@ def test_contract_breaches_are_protocol_errors(
     assert isinstance(info.value.cause, RemoteProtocolError)
     assert problem in info.value.message
     assert info.value.message.startswith(f"Failed to {op.phrase}: the server sent ")
+
+
+@pytest.mark.parametrize(
+    ("field", "shown"),
+    [
+        ("job_id", "job id 'xxxx"),  # the id's characters
+        ("status", "unknown job status 'xxxx"),  # the repr's: with its quotes
+    ],
+)
+def test_a_huge_job_id_or_status_is_not_quoted_whole(field: str, shown: str) -> None:
+    answer = {"job_id": "j-1", "status": "pending"}
+    answer[field] = "x" * 1_000_000
+    with pytest.raises(QueueSubmitError) as info:
+        read_job_json(Operation.SUBMIT, 200, json.dumps(answer).encode(), secret=KEY)
+    assert shown in info.value.message
+    size = 1_000_000 if field == "job_id" else 1_000_002
+    assert f"… ({size} characters)" in info.value.message
+    assert len(info.value.message) < 700
 
 
 def test_protocol_error_preview_is_redacted_even_across_the_cut() -> None:
