@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import sys
 import threading
@@ -188,9 +189,31 @@ class _Stream(asyncio.BufferedProtocol):
             await self._wait(deadline, reading=False)
 
     def close(self) -> None:
-        self._disarm()
-        if self.transport is not None:
-            self.transport.abort()
+        """Close at once. A stream can outlive its loop (a client used again in a second
+        ``asyncio.run()``): a live loop closes it on its own thread; a closed loop can run
+        nothing, so the socket is shut down there (the server sees the end at once) and its
+        descriptor goes with the transport."""
+        transport = self.transport
+        if transport is None:
+            return
+        loop = self.loop
+        if loop is _running_loop():
+            self._disarm()
+            transport.abort()
+        elif not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # it closed meanwhile: nothing to run on
+                loop.call_soon_threadsafe(self.close)
+        else:
+            sock = transport.get_extra_info("socket")
+            with contextlib.suppress(OSError, AttributeError):  # closed with its loop (uvloop)
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:
@@ -308,7 +331,10 @@ class AsyncioIO(AsyncIO):
     def is_stale(self, stream: _Stream) -> bool:
         transport = stream.transport
         waiting = stream.end > stream.start
-        return stream.eof or waiting or transport is None or transport.is_closing()
+        if stream.eof or waiting or transport is None or transport.is_closing():
+            return True
+        # Made on another loop: the client outlived the asyncio.run() that made it.
+        return stream.loop is not asyncio.get_running_loop()
 
     def close(self, stream: _Stream) -> None:
         stream.close()

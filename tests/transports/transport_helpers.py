@@ -3,18 +3,22 @@ transport, the suite's timings, and checks for what a cancelled call may leave b
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 import h11
+import trio
 
 from decart_emulator import Emulator
 from decart_proto import PollPolicy, RetryPolicy
+
+T = TypeVar("T")
 
 # A second key the emulators accept, for the tests of its secrecy.
 SECRET = "sk-test-0123456789abcdef-secret"
@@ -86,6 +90,17 @@ def anyio_backend_of(loop: str) -> Any:
     if loop == "uvloop":
         return ("asyncio", {"use_uvloop": True})
     return "asyncio"
+
+
+def run_on(loop: str, main: Callable[[], Awaitable[T]]) -> T:
+    """``main()`` run to its end on a new loop of :data:`LOOPS` (not ``blocking``), as a
+    program would: ``asyncio.run``, ``uvloop.run`` or ``trio.run``."""
+    if loop == "trio":
+        return trio.run(main)
+    if loop == "uvloop":
+        return importlib.import_module("uvloop").run(main())  # type: ignore[no-any-return]
+    assert loop == "asyncio", loop
+    return asyncio.run(main())
 
 
 def client_options(emu: Emulator, **overrides: Any) -> dict[str, Any]:
