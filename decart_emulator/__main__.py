@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from ._server import DEFAULT_MAX_UPLOAD_BYTES, Emulator
+from ._server import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_READ_TIMEOUT_SECONDS, Emulator
 
 __all__ = ["main"]
 
@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--processing-seconds", type=float, default=1.5)
     parser.add_argument("--job-limit-seconds", type=float, default=600.0)
     parser.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD_BYTES)
+    parser.add_argument(
+        "--read-timeout-seconds",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT_SECONDS,
+        help="abandon a request body when no byte arrives for this long (408, connection "
+        f"closed); default {DEFAULT_READ_TIMEOUT_SECONDS:g}",
+    )
     parser.add_argument("--state-dir", help="keep jobs and files here, across restarts")
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM chain)")
     parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
@@ -66,21 +73,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    emulator = Emulator(
-        api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
-        pending_seconds=args.pending_seconds,
-        processing_seconds=args.processing_seconds,
-        job_limit_seconds=args.job_limit_seconds,
-        max_upload_bytes=args.max_upload_bytes,
-        tls=args.tls,
-        state_dir=args.state_dir,
-        control_endpoint=args.control,
-        host=args.host,
-        port=args.port,
-        tls_certfile=args.tls_cert,
-        tls_keyfile=args.tls_key,
-        reencode=False if args.no_reencode else None,
-    )
+    try:
+        emulator = Emulator(
+            api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
+            pending_seconds=args.pending_seconds,
+            processing_seconds=args.processing_seconds,
+            job_limit_seconds=args.job_limit_seconds,
+            max_upload_bytes=args.max_upload_bytes,
+            tls=args.tls,
+            state_dir=args.state_dir,
+            control_endpoint=args.control,
+            host=args.host,
+            port=args.port,
+            tls_certfile=args.tls_cert,
+            tls_keyfile=args.tls_key,
+            reencode=False if args.no_reencode else None,
+            read_timeout_seconds=args.read_timeout_seconds,
+        )
+    except ValueError as exc:  # a setting out of range: say which, and exit as for bad usage
+        print(f"decart-emulator: {exc}", file=sys.stderr)
+        return 2
     with emulator:
         print(f"decart-emulator listening on {emulator.base_url}", flush=True)
         print(f"api keys: {', '.join(args.api_keys or (DEFAULT_API_KEY,))}", flush=True)

@@ -9,12 +9,16 @@ encoded ``/`` in a job id can never reach another route):
 
 Checks happen in the order a FastAPI service would make them: route, API key, model, size,
 form, rules. Answers that do not need the body are sent without reading it; uvicorn then
-discards the rest of the body itself and keeps the connection usable.
+discards the rest of the body itself and keeps the connection usable. A body that stops
+arriving (``BodyTimeout``) is answered 408 and its connection closed: it is mid-body, so it
+cannot carry another request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -24,7 +28,7 @@ from ._core import Core
 from ._form import FormError, ParsedForm, discard_form, multipart_boundary, read_form
 from ._jobs import COMPLETED, FAILED, failure_reason
 from ._models import MODELS, validate_form
-from ._wire import ClientGone, ConnectionDropped, Exchange, Receive, Scope, Send
+from ._wire import BodyTimeout, ClientGone, ConnectionDropped, Exchange, Receive, Scope, Send
 
 __all__ = ["EmulatorApp"]
 
@@ -56,15 +60,24 @@ class EmulatorApp:
             return
         method: str = scope["method"]
         path: str = scope["path"]
+        read_timeout = self.core.settings.read_timeout_seconds
+        serving: Awaitable[None]
         if self.core.settings.control_endpoint and path.startswith(CONTROL_PREFIX):
-            await serve_control(Exchange(scope, receive, send, None), self.core)
-            return
-        route = _route(_segments(scope))
-        is_submit = route is not None and route[0] == "job" and method == "POST"
-        fault = self.core.faults.take(method, path, is_submit)
-        exchange = Exchange(scope, receive, send, fault, self.core.record)
+            exchange = Exchange(scope, receive, send, None, read_timeout=read_timeout)
+            serving = serve_control(exchange, self.core)
+        else:
+            route = _route(_segments(scope))
+            is_submit = route is not None and route[0] == "job" and method == "POST"
+            fault = self.core.faults.take(method, path, is_submit)
+            exchange = Exchange(
+                scope, receive, send, fault, self.core.record, read_timeout=read_timeout
+            )
+            serving = self._serve(exchange, route)
         try:
-            await self._serve(exchange, route)
+            await serving
+        except BodyTimeout:
+            with contextlib.suppress(ConnectionDropped):
+                await exchange.respond_body_timeout()
         except (ConnectionDropped, ClientGone):
             pass
         finally:

@@ -46,6 +46,7 @@ class Settings:
     max_upload_bytes: int
     control_endpoint: bool
     reencode: bool
+    read_timeout_seconds: float
 
     def __post_init__(self) -> None:
         if not self.api_keys or not all(self.api_keys):
@@ -55,6 +56,8 @@ class Settings:
                 raise ValueError(f"{name} must not be negative")
         if self.max_upload_bytes < 1:
             raise ValueError("max_upload_bytes must be positive")
+        if not self.read_timeout_seconds > 0:
+            raise ValueError("read_timeout_seconds must be positive")
 
 
 class Core:

@@ -27,9 +27,10 @@ from ._protocol import TransportExposingProtocol
 from ._tls import TlsFiles, issue_loopback_certificate
 from ._video import has_pyav
 
-__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "Emulator"]
+__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_READ_TIMEOUT_SECONDS", "Emulator"]
 
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
+DEFAULT_READ_TIMEOUT_SECONDS = 30.0
 START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 10.0
 
@@ -55,6 +56,9 @@ class Emulator:
       official clients) see ``pending``, ``processing`` and ``completed``.
     - ``job_limit_seconds``: a job not finished by then fails (600 s, as the service).
     - ``max_upload_bytes``: larger submit bodies are answered 413.
+    - ``read_timeout_seconds``: a request body that stops arriving for this long (no byte
+      received) is abandoned: answered 408, its connection closed, its partial upload removed.
+      Without it a client that announces more than it sends would hold a connection forever.
     - ``tls``: serve HTTPS with a certificate from a throwaway trustme CA (see
       ``client_ssl_context`` and ``ca_pem_path``); or give ``tls_certfile``/``tls_keyfile``.
     - ``state_dir``: keep jobs (SQLite) and files there, so they survive a restart.
@@ -79,6 +83,7 @@ class Emulator:
         tls_certfile: str | Path | None = None,
         tls_keyfile: str | Path | None = None,
         reencode: bool | None = None,
+        read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
     ) -> None:
         self._settings = Settings(
             api_keys=tuple(api_keys),
@@ -88,6 +93,7 @@ class Emulator:
             max_upload_bytes=max_upload_bytes,
             control_endpoint=control_endpoint,
             reencode=has_pyav() if reencode is None else reencode,
+            read_timeout_seconds=read_timeout_seconds,
         )
         if tls and tls_certfile is not None:
             raise ValueError("give either tls=True (a throwaway CA) or tls_certfile, not both")

@@ -8,6 +8,10 @@ closes it and then waits until uvicorn has seen the connection go, so that uvico
 writes nor logs anything for it. Before dropping, the rest of the request body is read, because
 closing a socket with unread received data makes the kernel send a reset instead of a clean
 end of stream.
+
+uvicorn waits for a request body as long as the client keeps the connection open, however
+little it sends. Every read of the body here waits at most the read timeout for the next bytes;
+past it, ``BodyTimeout`` ends the exchange, which the app answers with a 408 and a close.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ._faults import Fault
 
 __all__ = [
     "TRANSPORT_EXTENSION",
+    "BodyTimeout",
     "ClientGone",
     "ConnectionDropped",
     "Exchange",
@@ -49,6 +54,10 @@ class ClientGone(Exception):
     """The client closed the connection before its request was read whole."""
 
 
+class BodyTimeout(Exception):
+    """No byte of the request body arrived within the read timeout."""
+
+
 class Exchange:
     """A request and its response; ``status`` is what was answered (None: nothing was).
 
@@ -64,6 +73,8 @@ class Exchange:
         send: Send,
         fault: Fault | None,
         recorder: Recorder | None = None,
+        *,
+        read_timeout: float,
     ) -> None:
         self.scope = scope
         self.method: str = scope["method"]
@@ -73,6 +84,7 @@ class Exchange:
         self.fault = fault
         self.status: int | None = None
         self._receive = receive
+        self._read_timeout = read_timeout
         self._send = send
         self._body_done = False
         self._sent = 0
@@ -87,9 +99,13 @@ class Exchange:
     # -- the request body --------------------------------------------------------------------
 
     async def body_chunks(self) -> AsyncIterator[bytes]:
-        """The request body as it arrives; ClientGone if the client leaves first."""
+        """The request body as it arrives; ClientGone if the client leaves first, BodyTimeout
+        if it stops sending."""
         while not self._body_done:
-            message = await self._receive()
+            try:
+                message = await asyncio.wait_for(self._receive(), self._read_timeout)
+            except asyncio.TimeoutError:
+                raise BodyTimeout from None
             if message["type"] == "http.disconnect":
                 raise ClientGone
             self._body_done = not message.get("more_body", False)
@@ -140,6 +156,11 @@ class Exchange:
                 await self._body(chunk, more=not last)
                 if last:
                     return
+
+    async def respond_body_timeout(self) -> None:
+        """408 and close: the connection is mid-body, it cannot carry another request."""
+        detail = f"Request body not received in time: no bytes for {self._read_timeout:g} seconds"
+        await self.respond_json(408, {"detail": detail}, [("connection", "close")])
 
     async def respond_scripted(self, fault: Fault) -> None:
         """The fault's own response; its body defaults to FastAPI's ``{"detail": ...}``."""
@@ -203,7 +224,7 @@ class Exchange:
         transport = self.scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
         if transport is None:
             raise RuntimeError("dropping a connection needs the emulator's uvicorn protocol")
-        with contextlib.suppress(ClientGone, asyncio.TimeoutError):
+        with contextlib.suppress(ClientGone, BodyTimeout, asyncio.TimeoutError):
             await asyncio.wait_for(self.drain(), DROP_WAIT_SECONDS)
         self.finish()
         transport.close()  # flushes the bytes already written, then ends the stream

@@ -113,7 +113,8 @@ def start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 def test_cli_prints_where_it_listens_serves_and_stops_on_sigterm() -> None:
     process, line = start_cli("--port", "0", "--api-key", "k1", "--api-key", "k2", "--control",
-                              "--pending-seconds", "0", "--processing-seconds", "0")  # fmt: skip
+                              "--pending-seconds", "0", "--processing-seconds", "0",
+                              "--read-timeout-seconds", "0.2")  # fmt: skip
     try:
         match = re.fullmatch(r"decart-emulator listening on (http://127\.0\.0\.1:(\d+))\n", line)
         assert match, line
@@ -125,6 +126,8 @@ def test_cli_prints_where_it_listens_serves_and_stops_on_sigterm() -> None:
         assert submit(remote, api_key="test-key").status == 401
         assert control(base_url, "GET", "/_emulator/stats")[1]["submit_count"] == 1
         assert raw_exchange(remote, raw_get(remote, "/v1/jobs/x")).startswith(b"HTTP/1.1 404")
+        stalled = b"POST /_emulator/faults HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n{"
+        assert raw_exchange(remote, stalled).startswith(b"HTTP/1.1 408")
     finally:
         status, stderr = stop_process(process, signal.SIGTERM)
         assert status == 0
@@ -142,14 +145,23 @@ def test_cli_sigint_and_default_key(tmp_path: Path) -> None:
     assert (tmp_path / "jobs.sqlite3").exists()
 
 
-def test_cli_refuses_half_a_tls_configuration() -> None:
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--tls-cert", "x.pem"], "--tls-key"),
+        (["--read-timeout-seconds", "0"], "read_timeout_seconds must be positive"),
+        (["--pending-seconds", "-1"], "pending_seconds must not be negative"),
+    ],
+)
+def test_cli_refuses_bad_settings_with_status_2(args: list[str], reason: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "decart_emulator", "--tls-cert", "x.pem"],
+        [sys.executable, "-m", "decart_emulator", *args],
         check=False, cwd=REPO, capture_output=True, text=True, timeout=30,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert result.returncode == 2
-    assert "--tls-key" in result.stderr
+    assert reason in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_wait_for_helper_fails_when_the_condition_never_holds() -> None:
