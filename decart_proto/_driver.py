@@ -8,19 +8,21 @@ generator from :class:`Driver` to its end, answering each op; its return value i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any, Protocol
 
 import h11
 
+from ._download import Download
 from ._errors import DecartSDKError
-from ._exchange import ExchangeFailed, Response, Sink, exchange
+from ._exchange import ExchangeFailed, Response, exchange
 from ._inputs import FileInfo, SubmitForm, prepare_submit
 from ._job import Failure, Fetch, Finish, JobMachine, Mode, Poll, Submit, Wait
 from ._job_state import JobState
 from ._multipart import BodyPlan, plan_body
-from ._ops import Notify, Op, OutputReset, OutputWrite, ProbeFile, Progress, Sleep
+from ._ops import Notify, Op, ProbeFile, Sleep
 from ._policy import PollPolicy, RetryPolicy, Timeouts
+from ._progress import Meter
 from ._requests import Credentials, built_get, parse_base_url, submit_request
 from ._responses import (
     JobStatusResponse,
@@ -28,7 +30,6 @@ from ._responses import (
     Operation,
     QueueJobResult,
     error_for,
-    header,
     read_job_json,
     retry_after,
 )
@@ -36,7 +37,6 @@ from ._responses import (
 __all__ = ["Clock", "Driver", "Randomness"]
 
 DriverGen = Generator[Op, Any, Any]
-_DOWNLOAD_STEP = 1024 * 1024
 
 
 class Clock(Protocol):
@@ -55,41 +55,6 @@ class Randomness(Protocol):
 # RFC 6585 §4).
 def _transient(status: int) -> bool:
     return status in (408, 429) or status >= 500
-
-
-class _Meter:
-    """Counts a transfer's bytes into :class:`Progress` ops: every piece of an upload, and a
-    download at most once per ``_DOWNLOAD_STEP`` and at its end (a download arrives in 64 KiB
-    reads; a callback for each would cost more than it tells)."""
-
-    def __init__(self) -> None:
-        self.done = 0
-        self.told = 0
-        self.total: int | None = None
-        self.upload_total: int | None = None
-
-    def restart(self) -> None:
-        self.done = self.told = 0
-        self.total = None
-
-    def uploaded(self, body: BodyPlan) -> Callable[[int], Generator[Op, Any, None]]:
-        total = body.content_length
-
-        def sent(n: int) -> Generator[Op, Any, None]:
-            self.done += n
-            yield Progress("upload", self.done, total)
-
-        return sent
-
-    def head(self, head: h11.Response) -> None:
-        length = header(head.headers, b"content-length")
-        self.total = int(length) if length is not None and length.isdigit() else None
-
-    def downloaded(self, n: int, *, final: bool = False) -> Generator[Op, Any, None]:
-        self.done += n
-        if self.done - self.told >= _DOWNLOAD_STEP or (final and self.done != self.told):
-            self.told = self.done
-            yield Progress("download", self.done, self.total)
 
 
 class Driver:
@@ -268,20 +233,8 @@ class Driver:
         answer is in the machine)."""
         body: BodyPlan | None = None
         replayable = True
-        kept = bytearray()
-        written = False
-        meter = _Meter() if progress else None
-
-        def sink(data: bytes) -> Generator[Op, Any, None]:
-            nonlocal written
-            written = True
-            if to_output:
-                yield OutputWrite(data)
-            else:
-                kept.extend(data)
-            if meter is not None:
-                yield from meter.downloaded(len(data))
-
+        meter = Meter() if progress else None
+        download = Download(to_output=to_output, meter=meter)
         clock = self.clock
         while True:
             action = machine.next_action(clock())
@@ -291,7 +244,7 @@ class Driver:
                 yield Sleep(action.until)
                 continue
             send: BodyPlan | None = None
-            into: Any = None
+            fetch: Download | None = None
             wire: bytes | None = None
             if meter is not None:
                 meter.restart()
@@ -308,18 +261,14 @@ class Driver:
                 request = submit_request(self.target, self.credentials, form.model.url_path, body)
             else:
                 op = Operation.RESULT
-                if written:
-                    written = False
-                    kept.clear()
-                    if to_output:
-                        yield OutputReset()
+                yield from download.start()
                 request, wire = built_get(self.target, self.credentials, action.job_id, "/content")
-                into = sink
+                fetch = download
             outcome = yield from self._request(
-                op, request, machine.deadline, send=send, sink=into, meter=meter, wire=wire
+                op, request, machine.deadline, send=send, fetch=fetch, meter=meter, wire=wire
             )
-            if into is not None and meter is not None and not isinstance(outcome, Failure):
-                yield from meter.downloaded(0, final=True)
+            if fetch is not None and not isinstance(outcome, Failure):
+                yield from fetch.finish()
             # A body read from a pipe cannot be sent twice, whatever the server said. (Past the
             # deadline a transient failure is the deadline's: _record says so.)
             if (
@@ -332,7 +281,7 @@ class Driver:
             change = self._record(machine, action, outcome)
             if change is not None:
                 yield Notify(change)
-        return self._finish(machine, kept, to_output)
+        return self._finish(machine, download)
 
     def _request(
         self,
@@ -341,8 +290,8 @@ class Driver:
         deadline: float,
         *,
         send: BodyPlan | None = None,
-        sink: Sink | None = None,
-        meter: _Meter | None = None,
+        fetch: Download | None = None,
+        meter: Meter | None = None,
         wire: bytes | None = None,
     ) -> Generator[Op, Any, Response | Failure]:
         """One request: its 2xx response, or the failure it came to."""
@@ -359,9 +308,9 @@ class Driver:
                     step=self.timeouts.request,
                     deadline=deadline,
                     fresh=fresh,
-                    sink=sink,
+                    sink=None if fetch is None else fetch.sink,
                     sent=None if meter is None or send is None else meter.uploaded(send),
-                    on_head=None if meter is None else meter.head,
+                    on_head=None if fetch is None else fetch.head,
                     wire=wire,
                 )
             except ExchangeFailed as failed:
@@ -431,13 +380,10 @@ class Driver:
         boundary = f"decart-proto-{self.rand.getrandbits(128):032x}"
         return plan_body(form, infos, boundary)
 
-    def _finish(
-        self, machine: JobMachine, kept: bytearray, to_output: bool
-    ) -> QueueJobResult | None:
+    def _finish(self, machine: JobMachine, download: Download) -> QueueJobResult | None:
         state = machine.state
         if state is JobState.COMPLETED:
-            data = None if to_output else bytes(kept)
-            return QueueJobResult("completed", data=data, job_id=machine.job_id)
+            return QueueJobResult("completed", data=download.data(), job_id=machine.job_id)
         if state is JobState.FAILED:
             return QueueJobResult("failed", error="Job failed", job_id=machine.job_id)
         if state is JobState.DEADLINE_EXCEEDED:
