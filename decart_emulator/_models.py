@@ -1,15 +1,28 @@
 """The queue models the emulator serves, and their form rules, checked on the server side.
 
-Theory of operation: every model name of WIRE.md's table maps to one of three rule sets
-(edit, restyle, clip). The rules are written here from WIRE.md, independently of the client
-package `decart_proto`, so that the emulator checks the client's bytes with code that shares no
-logic with it. Errors use the shape a FastAPI service returns for a failed form: a list of
+The rules are written here from WIRE.md, independently of the client package ``decart_proto``,
+so that the emulator checks the client's bytes with code that shares no logic with it. They are
+data, in the shape a FastAPI service declares a form: typed fields with their constraints, then
+model validators. Errors use the shape such a service returns for a failed form: a list of
 ``{"type", "loc", "msg", "input"}`` entries, answered with status 422.
+
+Adding a model is one row in :data:`MODELS` here, one row in the client's registry
+(``decart_proto/models.py``), and the test that the two tables agree
+(``tests/emulator/test_emu_rules_agree.py``).
 
 Value parsing follows pydantic's lax mode, which the real (FastAPI) service applies to form
 strings: integers in decimal, booleans from ``true/false/1/0/yes/no/on/off/t/f/y/n`` in any case
 (Decart's own Python client sends ``True``/``False``).
 """
+
+# Theory of operation
+# -------------------
+#
+# A model name maps to one rule set; a rule set (Form) is its declared fields, in order, and its
+# model checks. Each declared field is parsed by its kind, then held to its own constraints, and
+# every field error is reported, as pydantic does. The model checks then run in order and the
+# first one that fails is reported alone, as one pydantic model validator raises once. A field
+# the form does not declare is ignored, as FastAPI ignores unknown form fields.
 
 from __future__ import annotations
 
@@ -20,9 +33,15 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "FORMS",
     "MODELS",
+    "EitherOr",
+    "Field",
+    "Form",
     "FormInput",
+    "Kind",
     "ModelSpec",
+    "OnlyWith",
     "Rules",
     "validate_form",
 ]
@@ -38,38 +57,131 @@ class Rules(enum.Enum):
     CLIP = "clip"
 
 
+class Kind(enum.Enum):
+    """How a field's value is read: an upload, or a form string parsed as pydantic would."""
+
+    FILE = "UploadFile"
+    STR = "str"
+    INT = "int"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One declared form field; the length bounds apply to ``STR`` fields."""
+
+    name: str
+    kind: Kind
+    required: bool = False
+    min_length: int = 0
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class EitherOr:
+    """Model check: exactly one of two fields is given."""
+
+    first: str
+    second: str
+
+
+@dataclass(frozen=True)
+class OnlyWith:
+    """Model check: ``field`` is given only together with ``partner`` (and not ``instead``)."""
+
+    field: str
+    partner: str
+    instead: str
+
+
+@dataclass(frozen=True)
+class Form:
+    """One rule set: its fields in declaration order, and its model checks in order."""
+
+    fields: tuple[Field, ...]
+    checks: tuple[EitherOr | OnlyWith, ...] = ()
+
+
+_DATA = Field("data", Kind.FILE, required=True)
+_REFERENCE = Field("reference_image", Kind.FILE)
+_SCALARS = (
+    Field("seed", Kind.INT),
+    Field("resolution", Kind.STR),
+    Field("enhance_prompt", Kind.BOOL),
+)
+
+FORMS: Mapping[Rules, Form] = {
+    # WIRE.md: prompt required but may be empty.
+    Rules.EDIT: Form(
+        (
+            _DATA,
+            Field("prompt", Kind.STR, required=True, max_length=MAX_PROMPT_CHARS),
+            _REFERENCE,
+            *_SCALARS,
+        )
+    ),
+    Rules.RESTYLE: Form(
+        (
+            _DATA,
+            Field("prompt", Kind.STR, min_length=1, max_length=MAX_PROMPT_CHARS),
+            _REFERENCE,
+            *_SCALARS,
+        ),
+        checks=(
+            EitherOr("prompt", "reference_image"),
+            OnlyWith("enhance_prompt", "prompt", instead="reference_image"),
+        ),
+    ),
+    Rules.CLIP: Form(
+        (
+            _DATA,
+            Field("prompt", Kind.STR, required=True, min_length=1, max_length=MAX_PROMPT_CHARS),
+            _REFERENCE,
+            *_SCALARS,
+        )
+    ),
+}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One servable model name; ``replaced_by`` is set for deprecated names."""
+    """One servable model name; ``replaced_by`` is set for deprecated names, and ``source`` says
+    where the name comes from (WIRE.md's table, or only the official client's list)."""
 
     name: str
     rules: Rules
     replaced_by: str | None = None
+    source: str = "WIRE.md"
 
 
-def _table() -> dict[str, ModelSpec]:
-    edit = [
-        "lucy-2.1", "lucy-2.1-vton", "lucy-2.5", "lucy-vton-2", "lucy-vton-3",
-        "lucy-latest", "lucy-vton-latest",
-        # Not in WIRE.md's table but served by the installed official client (0.2.x); accepting
-        # them keeps "the official client works unchanged" true for every name it offers.
-        "lucy-2.6", "lucy-vton-3.5", "lucy-vton-3.6",
-    ]  # fmt: skip
-    specs = [ModelSpec(name, Rules.EDIT) for name in edit]
-    specs += [
-        ModelSpec("lucy-restyle-2", Rules.RESTYLE),
-        ModelSpec("lucy-restyle-latest", Rules.RESTYLE),
-        ModelSpec("lucy-clip", Rules.CLIP),
-        ModelSpec("lucy-clip-latest", Rules.CLIP),
-        # Deprecated names: accepted, answered with a Warning header naming the replacement.
-        ModelSpec("lucy-2.1-vton-2", Rules.EDIT, replaced_by="lucy-vton-2"),
-        ModelSpec("lucy-pro-v2v", Rules.CLIP, replaced_by="lucy-clip"),
-        ModelSpec("lucy-restyle-v2v", Rules.RESTYLE, replaced_by="lucy-restyle-2"),
-    ]
-    return {spec.name: spec for spec in specs}
+_OFFICIAL = "official client 0.2"
 
+# fmt: off
+_ROWS = (
+    ModelSpec("lucy-2.1",            Rules.EDIT),
+    ModelSpec("lucy-2.1-vton",       Rules.EDIT),
+    ModelSpec("lucy-2.5",            Rules.EDIT),
+    ModelSpec("lucy-vton-2",         Rules.EDIT),
+    ModelSpec("lucy-vton-3",         Rules.EDIT),
+    ModelSpec("lucy-latest",         Rules.EDIT),
+    ModelSpec("lucy-vton-latest",    Rules.EDIT),
+    ModelSpec("lucy-restyle-2",      Rules.RESTYLE),
+    ModelSpec("lucy-restyle-latest", Rules.RESTYLE),
+    ModelSpec("lucy-clip",           Rules.CLIP),
+    ModelSpec("lucy-clip-latest",    Rules.CLIP),
+    # Deprecated names: accepted, answered with a Warning header naming the replacement.
+    ModelSpec("lucy-2.1-vton-2",     Rules.EDIT,    replaced_by="lucy-vton-2"),
+    ModelSpec("lucy-pro-v2v",        Rules.CLIP,    replaced_by="lucy-clip"),
+    ModelSpec("lucy-restyle-v2v",    Rules.RESTYLE, replaced_by="lucy-restyle-2"),
+    # Not in WIRE.md's table but served by the installed official client; accepting them keeps
+    # "the official client works unchanged" true for every name it offers.
+    ModelSpec("lucy-2.6",            Rules.EDIT,    source=_OFFICIAL),
+    ModelSpec("lucy-vton-3.5",       Rules.EDIT,    source=_OFFICIAL),
+    ModelSpec("lucy-vton-3.6",       Rules.EDIT,    source=_OFFICIAL),
+)
+# fmt: on
 
-MODELS: Mapping[str, ModelSpec] = _table()
+MODELS: Mapping[str, ModelSpec] = {spec.name: spec for spec in _ROWS}
 
 
 @dataclass(frozen=True)
@@ -78,6 +190,10 @@ class FormInput:
 
     texts: Mapping[str, str]
     files: frozenset[str]
+
+    def given(self, field: Field) -> bool:
+        """Whether the field arrived in the part its kind needs (a misplaced one is not given)."""
+        return field.name in (self.files if field.kind is Kind.FILE else self.texts)
 
 
 _INT_RE = re.compile(r"[+-]?\d+")
@@ -92,123 +208,89 @@ def _error(kind: str, loc: tuple[str, ...], msg: str, value: Any, **ctx: Any) ->
     return entry
 
 
-def _check_text(form: FormInput, name: str, errors: list[dict[str, Any]]) -> str | None:
-    """A text field sent as a file part is a type error, as for a FastAPI ``str`` parameter."""
-    if name in form.files:
-        errors.append(_error("string_type", (name,), "Input should be a valid string", None))
+def _file_error(field: Field, form: FormInput) -> dict[str, Any] | None:
+    """An upload: a text value where a file belongs is FastAPI's ``UploadFile`` error."""
+    if field.name in form.files:
         return None
-    return form.texts.get(name)
-
-
-def _check_prompt(
-    prompt: str | None, *, required: bool, min_len: int, errors: list[dict[str, Any]]
-) -> None:
-    if prompt is None:
-        if required:
-            errors.append(_error("missing", ("prompt",), "Field required", None))
-        return
-    if len(prompt) < min_len:
-        errors.append(
-            _error(
-                "string_too_short",
-                ("prompt",),
-                f"String should have at least {min_len} character",
-                prompt,
-                min_length=min_len,
-            )
+    if field.name in form.texts:
+        return _error(
+            "value_error",
+            (field.name,),
+            "Value error, Expected UploadFile, received: <class 'str'>",
+            form.texts[field.name],
         )
-    elif len(prompt) > MAX_PROMPT_CHARS:
-        errors.append(
-            _error(
-                "string_too_long",
-                ("prompt",),
-                f"String should have at most {MAX_PROMPT_CHARS} characters",
-                prompt,
-                max_length=MAX_PROMPT_CHARS,
-            )
-        )
+    return _error("missing", (field.name,), "Field required", None) if field.required else None
 
 
-def _check_file(
-    form: FormInput, name: str, *, required: bool, errors: list[dict[str, Any]]
-) -> bool:
-    """Return whether the file is present; a text value where a file belongs is an error."""
-    if name in form.files:
-        return True
-    if name in form.texts:
-        errors.append(
-            _error(
-                "value_error",
-                (name,),
-                "Value error, Expected UploadFile, received: <class 'str'>",
-                form.texts[name],
-            )
+def _length_error(field: Field, value: str) -> dict[str, Any] | None:
+    if len(value) < field.min_length:
+        plural = "" if field.min_length == 1 else "s"
+        return _error(
+            "string_too_short",
+            (field.name,),
+            f"String should have at least {field.min_length} character{plural}",
+            value,
+            min_length=field.min_length,
         )
-    elif required:
-        errors.append(_error("missing", (name,), "Field required", None))
-    return False
+    if field.max_length is not None and len(value) > field.max_length:
+        return _error(
+            "string_too_long",
+            (field.name,),
+            f"String should have at most {field.max_length} characters",
+            value,
+            max_length=field.max_length,
+        )
+    return None
 
 
-def _check_scalars(form: FormInput, errors: list[dict[str, Any]]) -> None:
-    seed = _check_text(form, "seed", errors)
-    if seed is not None and not _INT_RE.fullmatch(seed.strip()):
-        errors.append(
-            _error(
-                "int_parsing",
-                ("seed",),
-                "Input should be a valid integer, unable to parse string as an integer",
-                seed,
-            )
+def _text_error(field: Field, form: FormInput) -> dict[str, Any] | None:
+    """A form string: a file part where text belongs is a type error, as for a ``str``."""
+    if field.name in form.files:
+        return _error("string_type", (field.name,), "Input should be a valid string", None)
+    value = form.texts.get(field.name)
+    if value is None:
+        return _error("missing", (field.name,), "Field required", None) if field.required else None
+    if field.kind is Kind.INT and not _INT_RE.fullmatch(value.strip()):
+        return _error(
+            "int_parsing",
+            (field.name,),
+            "Input should be a valid integer, unable to parse string as an integer",
+            value,
         )
-    _check_text(form, "resolution", errors)
-    enhance = _check_text(form, "enhance_prompt", errors)
-    if enhance is not None and enhance.strip().lower() not in _TRUE | _FALSE:
-        errors.append(
-            _error(
-                "bool_parsing",
-                ("enhance_prompt",),
-                "Input should be a valid boolean, unable to interpret input",
-                enhance,
-            )
+    if field.kind is Kind.BOOL and value.strip().lower() not in _TRUE | _FALSE:
+        return _error(
+            "bool_parsing",
+            (field.name,),
+            "Input should be a valid boolean, unable to interpret input",
+            value,
         )
+    return _length_error(field, value) if field.kind is Kind.STR else None
+
+
+def _check_error(check: EitherOr | OnlyWith, given: set[str]) -> dict[str, Any] | None:
+    if isinstance(check, EitherOr):
+        if (check.first in given) != (check.second in given):
+            return None
+        msg = f"Must provide either '{check.first}' or '{check.second}', but not both"
+    else:
+        if check.field not in given or check.partner in given:
+            return None
+        msg = f"'{check.field}' is only valid when using '{check.partner}', not '{check.instead}'"
+    return _error("value_error", (), f"Value error, {msg}", None)
 
 
 def validate_form(spec: ModelSpec, form: FormInput) -> list[dict[str, Any]]:
-    """Every rule of WIRE.md for ``spec``; an empty list means the form is valid.
-
-    Fields a model does not know (``start``, ``end`` here) are ignored, as FastAPI ignores
-    unknown form fields.
-    """
+    """Every rule of WIRE.md for ``spec``; an empty list means the form is valid."""
+    rules = FORMS[spec.rules]
     errors: list[dict[str, Any]] = []
-    _check_file(form, "data", required=True, errors=errors)
-    prompt = _check_text(form, "prompt", errors)
-    has_reference = _check_file(form, "reference_image", required=False, errors=errors)
-    _check_scalars(form, errors)
-    if spec.rules is Rules.EDIT:
-        # WIRE.md: prompt required but may be empty.
-        _check_prompt(prompt, required="prompt" not in form.files, min_len=0, errors=errors)
-    elif spec.rules is Rules.CLIP:
-        _check_prompt(prompt, required="prompt" not in form.files, min_len=1, errors=errors)
-    else:
-        _check_prompt(prompt, required=False, min_len=1, errors=errors)
-        has_prompt = prompt is not None
-        if has_prompt == has_reference:
-            errors.append(
-                _error(
-                    "value_error",
-                    (),
-                    "Value error, Must provide either 'prompt' or 'reference_image', but not both",
-                    None,
-                )
-            )
-        elif has_reference and "enhance_prompt" in form.texts:
-            errors.append(
-                _error(
-                    "value_error",
-                    (),
-                    "Value error, 'enhance_prompt' is only valid when using 'prompt', "
-                    "not 'reference_image'",
-                    None,
-                )
-            )
+    for field in rules.fields:
+        error = _file_error(field, form) if field.kind is Kind.FILE else _text_error(field, form)
+        if error is not None:
+            errors.append(error)
+    given = {field.name for field in rules.fields if form.given(field)}
+    for check in rules.checks:
+        error = _check_error(check, given)
+        if error is not None:
+            errors.append(error)
+            break
     return errors
