@@ -1,5 +1,6 @@
 """A job's result as it arrives: where its bytes go (the caller's output, or memory), what is
-counted for progress, and what a download that starts again must undo first."""
+counted for progress, what a download that starts again must undo first, and the failures that
+make a body unusable as the result (:class:`ContentProblem`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,23 @@ from typing import Any
 
 import h11
 
+from ._errors import DecartSDKError, OutputError
+from ._job import resume_hint
 from ._ops import Op, OutputReset, OutputWrite
 from ._progress import Meter
 
-__all__ = ["Download"]
+__all__ = ["ContentProblem", "Download"]
+
+
+class ContentProblem(Exception):
+    """The result cannot be taken from this answer: ``error`` is the caller's to see,
+    ``transient`` whether another request may do better (the job machine decides whether one
+    is made)."""
+
+    def __init__(self, error: DecartSDKError, *, transient: bool) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.transient = transient
 
 
 class Download:
@@ -20,17 +34,23 @@ class Download:
     def __init__(self, *, to_output: bool, meter: Meter | None) -> None:
         self.to_output = to_output
         self.meter = meter
+        self.job_id: str | None = None
         self.kept = bytearray()
         # Whether the last download passed anything on: only then is there something to undo.
         self.written = False
 
-    def start(self) -> Generator[Op, Any, None]:
-        """A download begins: drop what an earlier, failed one passed on."""
+    def start(self, job_id: str) -> Generator[Op, Any, None]:
+        """A download of *job_id*'s result begins: drop what an earlier, failed one passed
+        on."""
+        self.job_id = job_id
         if self.written:
             self.written = False
             self.kept.clear()
             if self.to_output:
-                yield OutputReset()
+                try:
+                    yield OutputReset()
+                except OutputError as exc:
+                    raise self._output_failed(exc) from None
 
     def head(self, head: h11.Response) -> None:
         """The head of the 2xx answer whose body follows."""
@@ -41,7 +61,10 @@ class Download:
         """A piece of the body, as the exchange received it."""
         self.written = True
         if self.to_output:
-            yield OutputWrite(data)
+            try:
+                yield OutputWrite(data)
+            except OutputError as exc:
+                raise self._output_failed(exc) from None
         else:
             self.kept.extend(data)
         if self.meter is not None:
@@ -55,3 +78,13 @@ class Download:
     def data(self) -> bytes | None:
         """The result for the caller: None when it went to the output."""
         return None if self.to_output else bytes(self.kept)
+
+    def _output_failed(self, error: OutputError) -> ContentProblem:
+        """The transport could not write to the caller's output (no space left, no
+        permission). Not transient: the next request's bytes would meet the same disk, and
+        the server's content stays there to be fetched again once the caller has made room.
+        The error itself is the transport's (it names the output); it gains the job id."""
+        error.message += resume_hint(self.job_id)
+        error.args = (error.message,)
+        error.data["job_id"] = self.job_id
+        return ContentProblem(error, transient=False)

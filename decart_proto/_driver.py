@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import h11
 
-from ._download import Download
+from ._download import ContentProblem, Download
 from ._errors import DecartSDKError
 from ._exchange import ExchangeFailed, Response, exchange
 from ._inputs import FileInfo, SubmitForm, prepare_submit
@@ -261,14 +261,18 @@ class Driver:
                 request = submit_request(self.target, self.credentials, form.model.url_path, body)
             else:
                 op = Operation.RESULT
-                yield from download.start()
                 request, wire = built_get(self.target, self.credentials, action.job_id, "/content")
-                fetch = download
-            outcome = yield from self._request(
-                op, request, machine.deadline, send=send, fetch=fetch, meter=meter, wire=wire
-            )
-            if fetch is not None and not isinstance(outcome, Failure):
-                yield from fetch.finish()
+            try:
+                if isinstance(action, Fetch):
+                    fetch = download
+                    yield from fetch.start(action.job_id)
+                outcome = yield from self._request(
+                    op, request, machine.deadline, send=send, fetch=fetch, meter=meter, wire=wire
+                )
+                if fetch is not None and not isinstance(outcome, Failure):
+                    yield from fetch.finish()
+            except ContentProblem as problem:
+                outcome = Failure(problem.error, transient=problem.transient)
             # A body read from a pipe cannot be sent twice, whatever the server said. (Past the
             # deadline a transient failure is the deadline's: _record says so.)
             if (

@@ -16,7 +16,22 @@ from ._job_state import TERMINAL, JobEvent, JobState, next_state
 from ._policy import PollPolicy, RetryPolicy
 from ._responses import JobStatus, JobStatusResponse
 
-__all__ = ["Failure", "Fetch", "Finish", "JobMachine", "Mode", "Poll", "Submit", "Wait"]
+__all__ = [
+    "Failure",
+    "Fetch",
+    "Finish",
+    "JobMachine",
+    "Mode",
+    "Poll",
+    "Submit",
+    "Wait",
+    "resume_hint",
+]
+
+
+def resume_hint(job_id: str | None) -> str:
+    """How a message ends when the job outlives the call: the id to resume waiting with."""
+    return f"; resume waiting with the job id {job_id!r}" if job_id else ""
 
 
 class Mode(enum.Enum):
@@ -193,10 +208,9 @@ class JobMachine:
 
     def deadline_error(self) -> DeadlineExceededError:
         what = f"job {self.job_id}" if self.job_id else "the submit"
-        hint = f"; resume waiting with the job id {self.job_id!r}" if self.job_id else ""
         return DeadlineExceededError(
             f"Deadline of {self.deadline - self.started:.1f} s passed while waiting for "
-            f"{what} (last status: {self.status or 'none'}){hint}",
+            f"{what} (last status: {self.status or 'none'}){resume_hint(self.job_id)}",
             data={"job_id": self.job_id, "status": self.status},
             cause=self.error,
         )

@@ -6,7 +6,19 @@ from __future__ import annotations
 import json
 import random
 
-from decart_proto import Driver, QueueStatusError, QueueSubmitError, RetryPolicy, models
+import pytest
+
+from decart_proto import (
+    Driver,
+    OutputError,
+    OutputReset,
+    OutputWrite,
+    QueueStatusError,
+    QueueSubmitError,
+    Release,
+    RetryPolicy,
+    models,
+)
 
 from .canned import KEY, Canned, VirtualClock, http_answer
 
@@ -68,3 +80,50 @@ def test_a_status_answer_echoing_a_huge_job_id_is_refused() -> None:
     outcome = Canned(answers, clock).run(make_driver(clock).status("j1"))
     assert isinstance(outcome.error, QueueStatusError)
     assert "is 300 characters long" in outcome.error.message
+
+
+# -- the caller's output fails -----------------------------------------------------------------
+
+VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 3000
+DONE = http_answer(200, job_json("j1", "completed"))
+CUT = http_answer(200, VIDEO)[:-100]  # the video cut short: the download is retried
+
+
+@pytest.mark.parametrize(
+    ("call", "answers", "fail_at", "op"),
+    [
+        ("result", [http_answer(200, VIDEO)], 1, OutputWrite),
+        ("wait", [DONE, http_answer(200, VIDEO)], 1, OutputWrite),
+        # The first download is cut short; emptying the output before the second one fails.
+        ("result", [CUT, http_answer(200, VIDEO)], 2, OutputReset),
+    ],
+)
+def test_an_output_error_ends_the_call_at_once_with_the_job_id(
+    call: str, answers: list[bytes], fail_at: int, op: type
+) -> None:
+    clock = VirtualClock()
+    failure = OutputError("could not write 'out.mp4': No space left on device")
+    canned = Canned(answers, clock, fail_output=fail_at, output_error=failure)
+    outcome = canned.run(getattr(make_driver(clock), call)("j1", to_output=True))
+    # The transport's own error, never retried nor taken for a network failure.
+    assert outcome.error is failure
+    assert failure.message == (
+        "could not write 'out.mp4': No space left on device; "
+        "resume waiting with the job id 'j1'"
+    )
+    assert str(failure) == failure.message
+    assert failure.data == {"job_id": "j1"}
+    outputs = [o for o in outcome.ops if isinstance(o, (OutputWrite, OutputReset))]
+    assert len(outputs) == fail_at and type(outputs[-1]) is op
+    # Nothing after the failed op but handing back the connection it was using.
+    after = outcome.ops[outcome.ops.index(outputs[-1]) + 1 :]
+    assert all(isinstance(o, Release) and not o.reuse for o in after)
+    assert len([t for t in outcome.targets if t.endswith(b"/content")]) == 1
+
+
+def test_an_output_error_leaves_no_connection_for_reuse() -> None:
+    clock = VirtualClock()
+    canned = Canned([http_answer(200, VIDEO)], clock, fail_output=1)
+    outcome = canned.run(make_driver(clock).result("j1", to_output=True))
+    assert isinstance(outcome.error, OutputError)
+    assert [o.reuse for o in outcome.ops if isinstance(o, Release)] == [False]
