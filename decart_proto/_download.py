@@ -9,7 +9,8 @@ from typing import Any
 
 import h11
 
-from ._errors import DecartSDKError, OutputError
+from ._errors import DecartSDKError, OutputError, QueueResultError
+from ._exchange import Response
 from ._job import resume_hint
 from ._ops import Op, OutputReset, OutputWrite
 from ._progress import Meter
@@ -38,11 +39,13 @@ class Download:
         self.kept = bytearray()
         # Whether the last download passed anything on: only then is there something to undo.
         self.written = False
+        self.size = 0  # bytes of the result this download passed on
 
     def start(self, job_id: str) -> Generator[Op, Any, None]:
         """A download of *job_id*'s result begins: drop what an earlier, failed one passed
         on."""
         self.job_id = job_id
+        self.size = 0
         if self.written:
             self.written = False
             self.kept.clear()
@@ -60,6 +63,7 @@ class Download:
     def sink(self, data: bytes) -> Generator[Op, Any, None]:
         """A piece of the body, as the exchange received it."""
         self.written = True
+        self.size += len(data)
         if self.to_output:
             try:
                 yield OutputWrite(data)
@@ -70,8 +74,20 @@ class Download:
         if self.meter is not None:
             yield from self.meter.downloaded(len(data))
 
-    def finish(self) -> Generator[Op, Any, None]:
-        """The whole body arrived."""
+    def finish(self, response: Response) -> Generator[Op, Any, None]:
+        """The whole body of the 2xx *response* arrived."""
+        if not self.size:
+            # A 204, or a 200 with nothing in it, is no video: reporting the job completed
+            # with 0 bytes would hand the caller a broken file as a success. Transient: the
+            # job's content exists once the job is completed, so an empty answer is a fault
+            # on its way (a cache or a storage replica that does not hold it yet), like a body
+            # cut short, and asking again cannot do harm; the retry budget bounds it.
+            error = QueueResultError(
+                f"Failed to get job content: {response.status} - the server sent an empty "
+                f"body, not the video of job {self.job_id}{resume_hint(self.job_id)}",
+                data={"status": response.status},
+            )
+            raise ContentProblem(error, transient=True)
         if self.meter is not None:
             yield from self.meter.downloaded(0, final=True)
 

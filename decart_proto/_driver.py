@@ -269,8 +269,8 @@ class Driver:
                 outcome = yield from self._request(
                     op, request, machine.deadline, send=send, fetch=fetch, meter=meter, wire=wire
                 )
-                if fetch is not None and not isinstance(outcome, Failure):
-                    yield from fetch.finish()
+                if fetch is not None and isinstance(outcome, Response):
+                    yield from fetch.finish(outcome)
             except ContentProblem as problem:
                 outcome = Failure(problem.error, transient=problem.transient)
             # A body read from a pipe cannot be sent twice, whatever the server said. (Past the

@@ -13,6 +13,8 @@ from decart_proto import (
     OutputError,
     OutputReset,
     OutputWrite,
+    QueueJobResult,
+    QueueResultError,
     QueueStatusError,
     QueueSubmitError,
     Release,
@@ -127,3 +129,46 @@ def test_an_output_error_leaves_no_connection_for_reuse() -> None:
     outcome = canned.run(make_driver(clock).result("j1", to_output=True))
     assert isinstance(outcome.error, OutputError)
     assert [o.reuse for o in outcome.ops if isinstance(o, Release)] == [False]
+
+
+# -- an empty answer is no video ---------------------------------------------------------------
+
+EMPTY = {
+    "204": b"HTTP/1.1 204 No Content\r\n\r\n",
+    "length-0": http_answer(200, b""),
+    "empty-chunked": http_answer(200, b"", chunked=True),
+}
+
+
+@pytest.mark.parametrize("to_output", [False, True])
+@pytest.mark.parametrize("name", EMPTY)
+def test_an_empty_answer_is_not_a_completed_video(name: str, to_output: bool) -> None:
+    clock = VirtualClock()
+    answers = [DONE, EMPTY[name], EMPTY[name], EMPTY[name]]
+    outcome = Canned(answers, clock).run(make_driver(clock).wait("j1", to_output=to_output))
+    assert isinstance(outcome.error, QueueResultError)
+    status = 204 if name == "204" else 200
+    assert outcome.error.data == {"status": status}
+    assert outcome.error.message == (
+        f"Failed to get job content: {status} - the server sent an empty body, not the video "
+        "of job j1; resume waiting with the job id 'j1'"
+    )
+    # Retried as a fault on the way (max_retries=2), then reported.
+    assert len([t for t in outcome.targets if t.endswith(b"/content")]) == 3
+    assert outcome.written == b""
+
+
+def test_an_empty_answer_then_the_video() -> None:
+    clock = VirtualClock()
+    answers = [DONE, EMPTY["204"], http_answer(200, VIDEO)]
+    outcome = Canned(answers, clock).run(make_driver(clock).wait("j1"))
+    assert outcome.value == QueueJobResult("completed", data=VIDEO, job_id="j1")
+
+
+def test_result_of_an_empty_answer_asks_the_status_and_reports_the_content_error() -> None:
+    clock = VirtualClock()
+    answers = [EMPTY["length-0"]] * 3 + [DONE]
+    outcome = Canned(answers, clock).run(make_driver(clock).result("j1"))
+    assert isinstance(outcome.error, QueueResultError)
+    assert outcome.error.data == {"status": 200}
+    assert outcome.targets[-1] == b"GET /v1/jobs/j1"  # the job is completed: the error stands
