@@ -12,12 +12,12 @@ import contextlib
 import os
 import secrets
 import ssl
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Union
 
 from decart_proto import (
-    DecartSDKError,
     Driver,
     FileInfo,
     FileInput,
@@ -26,6 +26,7 @@ from decart_proto import (
     InvalidInputError,
     IOTimeout,
     NetworkError,
+    OutputError,
     PollPolicy,
     QueueJobResult,
     RetryPolicy,
@@ -36,12 +37,14 @@ from decart_proto import (
 __all__ = [
     "AtomicFileOutput",
     "ClientConfig",
+    "DeviceOutput",
     "Output",
     "OutputTarget",
     "StreamOutput",
     "finish_output",
     "network_error",
     "open_output",
+    "output_error",
     "probe_file",
     "read_chunk",
     "split_options",
@@ -199,9 +202,21 @@ def short_file(region: FileRegion, sent: int) -> InvalidInputError:
 # -- where a result goes ----------------------------------------------------------------------
 
 
+def output_error(name: str, exc: OSError) -> OutputError:
+    """A failed write to the caller's output: the caller's to fix (space, permissions, a
+    closed pipe), so never retried as a network failure would be."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return OutputError(
+        f"writing the output {name} failed: {reason}; check the free space and the "
+        "permissions where it goes, or choose another output",
+        data={"errno": exc.errno},
+        cause=exc,
+    )
+
+
 class Output:
     """A result's destination: written as it arrives, reset when a download restarts, then
-    committed or discarded."""
+    committed or discarded. Every OS failure comes out as an :class:`OutputError`."""
 
     def write(self, data: bytes) -> None:
         raise NotImplementedError
@@ -213,7 +228,8 @@ class Output:
         """The download is whole."""
 
     def discard(self) -> None:
-        """The call failed or was cancelled: leave nothing half-written behind."""
+        """The call failed or was cancelled: leave nothing half-written behind. Never raises
+        an OSError: it runs while another error is on its way to the caller."""
 
 
 class AtomicFileOutput(Output):
@@ -231,61 +247,128 @@ class AtomicFileOutput(Output):
         self._file: IO[bytes] | None = None
 
     def write(self, data: bytes) -> None:
-        if self._file is None:
-            self._file = open(self._temp, "wb")  # noqa: SIM115 - closed in commit/discard
-        self._file.write(data)
+        try:
+            if self._file is None:
+                self._file = open(self._temp, "wb")  # noqa: SIM115 - closed in commit/discard
+            self._file.write(data)
+        except OSError as exc:
+            raise output_error(repr(self.path), exc) from exc
 
     def reset(self) -> None:
         if self._file is not None:
-            self._file.seek(0)
-            self._file.truncate()
+            try:
+                self._file.seek(0)
+                self._file.truncate()
+            except OSError as exc:
+                raise output_error(repr(self.path), exc) from exc
 
     def commit(self) -> None:
-        if self._file is None:
-            self._file = open(self._temp, "wb")  # noqa: SIM115 - an empty result
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._temp, self.path)
+        try:
+            if self._file is None:
+                self._file = open(self._temp, "wb")  # noqa: SIM115 - an empty result
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._temp, self.path)
+        except OSError as exc:
+            raise output_error(repr(self.path), exc) from exc  # discard() removes the rest
         self._file = None
 
     def discard(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        with contextlib.suppress(FileNotFoundError):
+        file, self._file = self._file, None
+        # close() flushes what is buffered, so on a full disk it fails again: the partial file
+        # goes all the same.
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
+        with contextlib.suppress(OSError):
             os.unlink(self._temp)
 
 
 class StreamOutput(Output):
-    """A caller's binary file object: written in place; a restart rewinds it when it can."""
+    """A binary file object: written in place; a restart rewinds it when it can."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
+        name = getattr(stream, "name", None)
+        self.name = repr(name) if isinstance(name, str) else "file object"
         try:
             self._start: int | None = stream.tell() if stream.seekable() else None
         except (OSError, ValueError):
             self._start = None
+        try:
+            # A device (/dev/null) rewinds but cannot be truncated, and needs not be.
+            self._truncate = stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+        except (AttributeError, OSError, ValueError):
+            self._truncate = True  # in memory (BytesIO)
         self._dirty = False
 
     def write(self, data: bytes) -> None:
         self._dirty = True
-        self.stream.write(data)
+        try:
+            self.stream.write(data)
+        except OSError as exc:
+            raise output_error(self.name, exc) from exc
 
     def reset(self) -> None:
         if not self._dirty:
             return
         if self._start is None:
-            raise DecartSDKError(
-                "the download was interrupted and the output file object cannot be rewound; "
+            raise OutputError(
+                f"the download was interrupted and the output {self.name} cannot be rewound; "
                 "pass a path or a seekable file to allow a retried download"
             )
-        self.stream.seek(self._start)
-        self.stream.truncate()
+        try:
+            self.stream.seek(self._start)
+            if self._truncate:
+                self.stream.truncate()
+        except OSError as exc:
+            raise output_error(self.name, exc) from exc
         self._dirty = False
 
     def commit(self) -> None:
-        self.stream.flush()
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            raise output_error(self.name, exc) from exc
+
+
+class DeviceOutput(Output):
+    """A path that is not a regular file (``/dev/null``, a FIFO, a terminal): written in place,
+    since renaming a file over it would replace the device with a regular file. Opened at the
+    first byte, so that a FIFO without a reader does not hold up the call before it starts."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._out: StreamOutput | None = None
+
+    def _opened(self) -> StreamOutput:
+        if self._out is None:
+            try:
+                self._out = StreamOutput(open(self.path, "wb"))  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise output_error(repr(self.path), exc) from exc
+        return self._out
+
+    def write(self, data: bytes) -> None:
+        self._opened().write(data)
+
+    def reset(self) -> None:
+        if self._out is not None:
+            self._out.reset()
+
+    def commit(self) -> None:
+        out = self._opened()
+        out.commit()
+        try:
+            out.stream.close()
+        except OSError as exc:
+            raise output_error(repr(self.path), exc) from exc
+
+    def discard(self) -> None:
+        if self._out is not None:
+            with contextlib.suppress(OSError):
+                self._out.stream.close()
 
 
 def finish_output(output: Output | None, value: object) -> None:
@@ -294,7 +377,16 @@ def finish_output(output: Output | None, value: object) -> None:
     if output is None:
         return
     if isinstance(value, QueueJobResult) and value.status == "completed":
-        output.commit()
+        try:
+            output.commit()
+        except OutputError as exc:
+            # The driver has returned, so it cannot add the job id as it does for a write.
+            if value.job_id:
+                exc.message += (
+                    f"; the video is still on the server: fetch it with the job id {value.job_id!r}"
+                )
+                exc.data["job_id"] = value.job_id
+            raise
     else:
         output.discard()
 
@@ -303,7 +395,14 @@ def open_output(target: OutputTarget) -> Output | None:
     if target is None:
         return None
     if isinstance(target, (str, os.PathLike)):
-        return AtomicFileOutput(target)
+        path = os.fspath(target)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG  # not there yet: made by the rename
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            return DeviceOutput(path)
+        return AtomicFileOutput(path)
     if hasattr(target, "write"):
         return StreamOutput(target)
     raise InvalidInputError(f"output must be a path or a binary file object, got {target!r}")

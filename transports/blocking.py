@@ -25,6 +25,7 @@ from decart_proto import (
     JobStatusResponse,
     JobSubmitResponse,
     Notify,
+    OutputError,
     OutputReset,
     OutputWrite,
     PollPolicy,
@@ -101,6 +102,9 @@ class _Run:
                     reply = _EXECUTORS[type(op)](self, op)
                 except (OSError, _IOTimeout) as exc:
                     error = network_error(exc)
+                except OutputError as exc:
+                    # Local and not transient: the driver adds the job id and gives up.
+                    error = exc
         except BaseException:
             # Cancelled (KeyboardInterrupt), or the call failed: close what is half-used and
             # leave no partial output.
