@@ -46,6 +46,7 @@ class _Stream(asyncio.BufferedProtocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.transport: asyncio.Transport | None = None
+        self.socket: socket.socket | None = None  # set by the connect that made it
         self.buffer = bytearray(_BUFFER)
         self.start = 0  # received, not yet asked for: buffer[start:end]
         self.end = 0
@@ -191,8 +192,8 @@ class _Stream(asyncio.BufferedProtocol):
     def close(self) -> None:
         """Close at once. A stream can outlive its loop (a client used again in a second
         ``asyncio.run()``): a live loop closes it on its own thread; a closed loop can run
-        nothing, so the socket is shut down there (the server sees the end at once) and its
-        descriptor goes with the transport."""
+        nothing, and the socket is closed here (the transport, unusable, is left to the garbage
+        collector)."""
         transport = self.transport
         if transport is None:
             return
@@ -203,10 +204,8 @@ class _Stream(asyncio.BufferedProtocol):
         elif not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # it closed meanwhile: nothing to run on
                 loop.call_soon_threadsafe(self.close)
-        else:
-            sock = transport.get_extra_info("socket")
-            with contextlib.suppress(OSError, AttributeError):  # closed with its loop (uvloop)
-                sock.shutdown(socket.SHUT_RDWR)
+        elif self.socket is not None:
+            self.socket.close()  # (uvloop closed it already, with its loop)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -251,6 +250,64 @@ def _has_fileno(f: Any) -> bool:
     return True
 
 
+async def _in_daemon_thread(name: str, deadline: float, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on a daemon thread of its own, waited for until *deadline*. Not the loop's
+    executor: asyncio.run() waits for the executor's threads at its end (and the interpreter at
+    exit), so a call that blocks for good (a pipe whose writer never writes, a resolver that
+    hangs) would hold the program long after our call had timed out."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def work() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (fn(*args), None)
+        except BaseException as exc:  # handed to the loop's thread
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: no one is waiting
+            loop.call_soon_threadsafe(_settle, future, *outcome)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await _within(deadline, future)
+
+
+_AddrInfo = list[tuple[Any, ...]]
+
+
+def _numeric_addresses(origin: Origin) -> _AddrInfo | None:
+    """The address of an IP-literal host, found without a thread; None for a name."""
+    try:
+        return socket.getaddrinfo(
+            origin.host, origin.port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST
+        )
+    except socket.gaierror:
+        return None
+
+
+def _resolve(origin: Origin) -> _AddrInfo:
+    return socket.getaddrinfo(origin.host, origin.port, 0, socket.SOCK_STREAM)
+
+
+async def _connect_any(loop: asyncio.AbstractEventLoop, addresses: _AddrInfo) -> socket.socket:
+    """A socket connected to the first of *addresses* that accepts, tried in the resolver's
+    order (as loop.create_connection would); the last failure when none does."""
+    failure: OSError = OSError("the host name resolved to no address")
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise failure
+
+
 class AsyncioIO(AsyncIO):
     name = "asyncio"
 
@@ -259,17 +316,29 @@ class AsyncioIO(AsyncIO):
 
     async def connect(self, origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> object:
         loop = asyncio.get_running_loop()
-        # create_connection closes what it opened when it fails or is cancelled.
-        _, stream = await _within(
-            deadline,
-            loop.create_connection(
-                lambda: _Stream(loop),
-                origin.host,
-                origin.port,
-                ssl=tls,
-                server_hostname=origin.host if tls is not None else None,
-            ),
-        )
+        # Resolved on a daemon thread of our own, never by loop.create_connection: the stdlib
+        # loop resolves on its executor and uvloop on libuv's thread pool, and asyncio.run()
+        # (or the loop's close) waits for either, so a resolver that hangs would hold the
+        # program long after the call had ended at its deadline.
+        addresses = _numeric_addresses(origin)
+        if addresses is None:
+            addresses = await _in_daemon_thread("decart-proto resolve", deadline, _resolve, origin)
+        sock = await _within(deadline, _connect_any(loop, addresses))
+        try:
+            # create_connection closes the socket when the TLS handshake fails.
+            _, stream = await _within(
+                deadline,
+                loop.create_connection(
+                    lambda: _Stream(loop),
+                    sock=sock,
+                    ssl=tls,
+                    server_hostname=origin.host if tls is not None else None,
+                ),
+            )
+        except BaseException:
+            sock.close()
+            raise
+        stream.socket = sock
         return stream
 
     async def send(self, stream: _Stream, data: bytes, deadline: float) -> None:
@@ -311,22 +380,7 @@ class AsyncioIO(AsyncIO):
         await asyncio.sleep(max(0.0, until - asyncio.get_running_loop().time()))
 
     async def in_thread(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
-        # A daemon thread of its own, not the loop's executor: asyncio.run() waits for the
-        # executor's threads at its end (and the interpreter at exit), so a pipe whose writer
-        # never writes would hang the program after the call had long timed out.
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-
-        def work() -> None:
-            try:
-                outcome: tuple[Any, BaseException | None] = (fn(*args), None)
-            except BaseException as exc:  # handed to the loop's thread
-                outcome = (None, exc)
-            with contextlib.suppress(RuntimeError):  # the loop has closed: no one is waiting
-                loop.call_soon_threadsafe(_settle, future, *outcome)
-
-        threading.Thread(target=work, name="decart-proto input", daemon=True).start()
-        return await _within(deadline, future)
+        return await _in_daemon_thread("decart-proto input", deadline, fn, *args)
 
     def is_stale(self, stream: _Stream) -> bool:
         transport = stream.transport
