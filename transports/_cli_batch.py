@@ -117,9 +117,10 @@ def _plan(session: Session, journal: Journal, out_dir: str) -> list[Item]:
         elif entry.state in ("submitted", "done"):
             action = "resume"  # done but its file is gone: fetched again, never resubmitted
             spec.job_id = entry.job_id
+            check_output(spec.output, True, "--out-dir")  # its result is saved there too
         else:
             entry.job_id, entry.state, entry.output = None, "new", output
-            check_output(output, args.force)
+            check_output(output, args.force, "--out-dir")
             action = "submit"
         items.append(Item(entry, spec, action))
     return items

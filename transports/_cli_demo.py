@@ -49,7 +49,7 @@ def run_demo(session: Session) -> int:
             "pip install 'decart-proto[cli,emulator]'",
         ) from None
     source = _check_input(args.input) if args.input else str(sample_video_path())
-    output = check_output(args.output, args.force) if args.output else fresh_output()
+    output = check_output(args.output or fresh_output(), args.force)
     args.reference_image = args.seed = args.resolution = args.enhance_prompt = None
     options = job_options(args)
     say = session.reporter.line

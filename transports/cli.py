@@ -8,6 +8,7 @@ says what kind of failure happened (``_cli_exit.ExitCode``, documented in docs/c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -19,12 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from decart_proto import PollPolicy, __version__, models, prepare_submit
+from decart_proto import DecartSDKError, PollPolicy, __version__, models, prepare_submit
 
 from ._cli_exit import CliError, ExitCode, classify
 from ._cli_progress import Reporter, human_bytes, make_reporter
 from ._cli_run import JobSpec, Outcome, fetch_result, run_job, submit_only
 from ._cli_text import one_line, say
+from ._common import AtomicFileOutput
 
 __all__ = ["main"]
 
@@ -304,19 +306,44 @@ def _check_input(path: str, what: str = "input") -> str:
     return path
 
 
-def check_output(path: str, force: bool) -> str:
+def check_output(path: str, force: bool, option: str = "-o") -> str:
+    """Refuse, before anything is sent, an output the job's result could not be saved to;
+    *option* is the one that chooses it, for the hint."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise CliError(ExitCode.BAD_INPUT, f"the output directory {directory!r} does not exist")
+        problem = "is not a directory" if os.path.exists(directory) else "does not exist"
+        raise CliError(ExitCode.BAD_INPUT, f"the output's folder {directory!r} {problem}")
     if os.path.isdir(path):
         raise CliError(ExitCode.BAD_INPUT, f"the output {path!r} is a directory")
     if os.path.exists(path) and not force:
         raise CliError(
             ExitCode.BAD_INPUT,
             f"the output {path!r} exists",
-            "pass --force to overwrite it, or -o to choose another file",
+            f"pass --force to overwrite it, or {option} to choose another",
         )
+    _check_writable(path, directory, option)
     return path
+
+
+def _check_writable(path: str, directory: str, option: str) -> None:
+    """Find out by doing it: the client's own writer creates its temporary file beside *path*,
+    then removes it. Permission bits cannot tell (root ignores them, while a read-only mount, a
+    full inode table or a name too long for the temporary file refuse root too)."""
+    output = AtomicFileOutput(path)
+    try:
+        output.write(b"")
+    except (OSError, DecartSDKError) as exc:
+        cause = exc if isinstance(exc, OSError) else exc.__cause__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
+        raise CliError(
+            ExitCode.BAD_INPUT,
+            f"cannot save the output in {directory!r}: creating its temporary file there "
+            f"failed ({reason})",
+            f"choose another {option}, or a folder you can write to",
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):  # nothing was created, or its removal fails alike
+            output.discard()
 
 
 def job_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -139,24 +139,30 @@ def test_a_batch_summary_with_hostile_ids_and_errors(
 
 
 def test_every_terminal_write_of_the_cli_goes_through_cli_text() -> None:
-    """Each print or write of the command's modules takes its text from ``_cli_text`` (or is in
-    it), so no output path can skip the escaping; the journal writes its own file, not a
-    terminal."""
+    """Each print of the command's modules, and each write to a stream or console, takes its
+    text from ``_cli_text`` (or is in it), so no output path can skip the escaping. Writes to
+    files (the journal, the output's probe) are not to a terminal."""
     root = Path(__file__).resolve().parents[2] / "transports"
     modules = [root / "cli.py", *sorted(root.glob("_cli_*.py"))]
     escaping = {"clean", "one_line", "visible", "markup"}
+    terminals = ("stdout", "stderr", "stream", "console")
     offenders = []
     for module in modules:
-        if module.name in ("_cli_text.py", "_cli_journal.py"):
+        if module.name == "_cli_text.py":
             continue
         for node in ast.walk(ast.parse(module.read_text(), str(module))):
             if not isinstance(node, ast.Call):
                 continue
-            name = _called(node)
-            if name not in ("print", "write", "print_exc", "print_help", "print_usage"):
-                continue
+            name, func = _called(node), node.func
+            to_terminal = name in ("print_exc", "print_help", "print_usage") or (
+                name == "print"
+                if isinstance(func, ast.Name)
+                else name in ("write", "print")
+                and isinstance(func, ast.Attribute)
+                and any(word in ast.unparse(func.value) for word in terminals)
+            )
             first = node.args[0] if node.args else None
-            if not (isinstance(first, ast.Call) and _called(first) in escaping):
+            if to_terminal and not (isinstance(first, ast.Call) and _called(first) in escaping):
                 offenders.append(f"{module.name}:{node.lineno} {ast.unparse(node)}")
     assert len(modules) >= 8 and not offenders, offenders
 
