@@ -56,6 +56,7 @@ from ._ops import SendBytes as SendBytes
 from ._ops import SendFile as SendFile
 from ._ops import Sleep as Sleep
 from ._policy import DEFAULT_JOB_TIMEOUT as DEFAULT_JOB_TIMEOUT
+from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT as DEFAULT_MAX_IN_MEMORY_RESULT
 from ._policy import PollPolicy as PollPolicy
 from ._policy import RetryPolicy as RetryPolicy
 from ._policy import Timeouts as Timeouts

@@ -4,6 +4,7 @@ make a body unusable as the result (:class:`ContentProblem`)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Generator
 from typing import Any
 
@@ -14,6 +15,7 @@ from ._exchange import Response
 from ._job import resume_hint
 from ._ops import Op, OutputReset, OutputWrite
 from ._progress import Meter
+from ._responses import header
 
 __all__ = ["ContentProblem", "Download"]
 
@@ -30,16 +32,25 @@ class ContentProblem(Exception):
 
 
 class Download:
-    """The downloads of one call's result: a retried download starts again from nothing."""
+    """The downloads of one call's result: a retried download starts again from nothing.
 
-    def __init__(self, *, to_output: bool, meter: Meter | None) -> None:
+    A result kept in memory goes into one buffer, the size the server announced when it did,
+    and that buffer becomes the caller's ``bytes`` without a copy (``BytesIO.getvalue()``
+    hands over its buffer when nothing else holds it), so a video costs its own size once,
+    not twice. It may not grow past *limit* bytes (``Driver(max_in_memory_result=...)``):
+    a video that large belongs in an output, and a server sending without end must not take
+    all the memory there is. Nothing is limited on its way to an output."""
+
+    def __init__(self, *, to_output: bool, meter: Meter | None, limit: int) -> None:
         self.to_output = to_output
         self.meter = meter
+        self.limit = limit
         self.job_id: str | None = None
-        self.kept = bytearray()
+        self.kept = io.BytesIO()
         # Whether the last download passed anything on: only then is there something to undo.
         self.written = False
         self.size = 0  # bytes of the result this download passed on
+        self.status = 0  # of the answer being read
 
     def start(self, job_id: str) -> Generator[Op, Any, None]:
         """A download of *job_id*'s result begins: drop what an earlier, failed one passed
@@ -48,7 +59,7 @@ class Download:
         self.size = 0
         if self.written:
             self.written = False
-            self.kept.clear()
+            self.kept = io.BytesIO()
             if self.to_output:
                 try:
                     yield OutputReset()
@@ -57,8 +68,20 @@ class Download:
 
     def head(self, head: h11.Response) -> None:
         """The head of the 2xx answer whose body follows."""
+        self.status = head.status_code
         if self.meter is not None:
             self.meter.head(head)
+        if self.to_output:
+            return
+        length = header(head.headers, b"content-length")
+        if length is not None and length.isdigit():
+            announced = int(length)
+            if announced > self.limit:
+                raise self._too_large(f"announced as {announced} bytes")
+            # Zeroed pages the system maps only as they are written: the buffer costs what
+            # has arrived. (Overwritten from the start; truncated at the end, should the
+            # body stop short of it.)
+            self.kept = io.BytesIO(bytes(announced))
 
     def sink(self, data: bytes) -> Generator[Op, Any, None]:
         """A piece of the body, as the exchange received it."""
@@ -70,7 +93,9 @@ class Download:
             except OutputError as exc:
                 raise self._output_failed(exc) from None
         else:
-            self.kept.extend(data)
+            if self.size > self.limit:
+                raise self._too_large(f"more than {self.limit} bytes so far")
+            self.kept.write(data)
         if self.meter is not None:
             yield from self.meter.downloaded(len(data))
 
@@ -88,12 +113,24 @@ class Download:
                 data={"status": response.status},
             )
             raise ContentProblem(error, transient=True)
+        self.kept.truncate()
         if self.meter is not None:
             yield from self.meter.downloaded(0, final=True)
 
     def data(self) -> bytes | None:
         """The result for the caller: None when it went to the output."""
-        return None if self.to_output else bytes(self.kept)
+        return None if self.to_output else self.kept.getvalue()
+
+    def _too_large(self, size: str) -> ContentProblem:
+        """Not transient: the video will be as large next time."""
+        error = QueueResultError(
+            f"Failed to get job content: {self.status} - the video of job {self.job_id} is "
+            f"too large to keep in memory ({size}; max_in_memory_result is {self.limit} "
+            "bytes). Pass output= (a path or a binary file) to stream it to a file instead"
+            f"{resume_hint(self.job_id)}",
+            data={"status": self.status},
+        )
+        return ContentProblem(error, transient=False)
 
     def _output_failed(self, error: OutputError) -> ContentProblem:
         """The transport could not write to the caller's output (no space left, no

@@ -21,7 +21,7 @@ from ._job import Failure, Fetch, Finish, JobMachine, Mode, Poll, Submit, Wait
 from ._job_state import JobState
 from ._multipart import BodyPlan, plan_body
 from ._ops import Notify, Op, ProbeFile, Sleep
-from ._policy import PollPolicy, RetryPolicy, Timeouts
+from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT, PollPolicy, RetryPolicy, Timeouts
 from ._progress import Meter
 from ._requests import Credentials, built_get, parse_base_url, submit_request
 from ._responses import (
@@ -59,7 +59,10 @@ def _transient(status: int) -> bool:
 
 class Driver:
     """Builds one generator per API call. Holds no connection and no per-call state, so one
-    driver serves any number of concurrent calls."""
+    driver serves any number of concurrent calls.
+
+    *max_in_memory_result* bounds a result returned as ``bytes`` (the call fails, pointing to
+    an output, past it); a result streamed to an output has no bound."""
 
     def __init__(
         self,
@@ -73,7 +76,17 @@ class Driver:
         poll: PollPolicy | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
+        max_in_memory_result: int = DEFAULT_MAX_IN_MEMORY_RESULT,
     ) -> None:
+        if (
+            not isinstance(max_in_memory_result, int)
+            or isinstance(max_in_memory_result, bool)
+            or max_in_memory_result < 1
+        ):
+            raise ValueError(
+                f"max_in_memory_result must be a positive number of bytes, got "
+                f"{max_in_memory_result!r}"
+            )
         self.target = parse_base_url(base_url)
         self.credentials = Credentials(api_key, transport, integration)
         self.clock = clock
@@ -81,6 +94,7 @@ class Driver:
         self.poll = poll or PollPolicy()
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
+        self.max_in_memory_result = max_in_memory_result
 
     def __repr__(self) -> str:
         return f"Driver(target={self.target!r}, credentials={self.credentials!r})"
@@ -142,7 +156,9 @@ class Driver:
             code = exc.data.get("status")
             if machine.state is not JobState.ERROR or not isinstance(code, int):
                 raise
-            if code in (401, 403) or _transient(code):
+            # A failed job's content is a 4xx; a 2xx that was no video (empty, too large for
+            # memory) or an auth or transient failure says nothing about the job's status.
+            if code < 400 or code in (401, 403) or _transient(code):
                 raise
             # The probe shares the call's deadline: result(timeout=t) must not take 2t.
             probe = self._machine(Mode.STATUS, None, job_id, deadline=machine.deadline)
@@ -234,7 +250,7 @@ class Driver:
         body: BodyPlan | None = None
         replayable = True
         meter = Meter() if progress else None
-        download = Download(to_output=to_output, meter=meter)
+        download = Download(to_output=to_output, meter=meter, limit=self.max_in_memory_result)
         clock = self.clock
         while True:
             action = machine.next_action(clock())

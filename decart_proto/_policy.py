@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_JOB_TIMEOUT", "PollPolicy", "RetryPolicy", "Timeouts"]
+__all__ = [
+    "DEFAULT_JOB_TIMEOUT",
+    "DEFAULT_MAX_IN_MEMORY_RESULT",
+    "PollPolicy",
+    "RetryPolicy",
+    "Timeouts",
+]
 
 # The service fails a job after 10 minutes; waiting a little longer than that means a job the
 # service finishes is never abandoned by us, and a job lost in a network outage still ends.
 DEFAULT_JOB_TIMEOUT = 15 * 60.0
+# The largest result kept in memory (``Driver(max_in_memory_result=...)``): far above the
+# service's clips, far below what a machine can spare. A larger one is refused, pointing to
+# output=, which streams any size to a file.
+DEFAULT_MAX_IN_MEMORY_RESULT = 1024 * 1024 * 1024
 
 
 def _check(name: str, value: float, low: float, *, strict: bool = False) -> None:

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import json
 import random
+import tracemalloc
+from collections.abc import Generator, Iterator
+from typing import Any
 
 import pytest
 
 from decart_proto import (
+    DEFAULT_MAX_IN_MEMORY_RESULT,
+    Acquire,
+    Connection,
+    DecartSDKError,
     Driver,
     OutputError,
     OutputReset,
@@ -17,8 +24,10 @@ from decart_proto import (
     QueueResultError,
     QueueStatusError,
     QueueSubmitError,
+    Receive,
     Release,
     RetryPolicy,
+    SendBytes,
     models,
 )
 
@@ -165,10 +174,131 @@ def test_an_empty_answer_then_the_video() -> None:
     assert outcome.value == QueueJobResult("completed", data=VIDEO, job_id="j1")
 
 
-def test_result_of_an_empty_answer_asks_the_status_and_reports_the_content_error() -> None:
+def test_result_of_an_empty_answer_is_the_content_error() -> None:
     clock = VirtualClock()
     answers = [EMPTY["length-0"]] * 3 + [DONE]
     outcome = Canned(answers, clock).run(make_driver(clock).result("j1"))
     assert isinstance(outcome.error, QueueResultError)
     assert outcome.error.data == {"status": 200}
-    assert outcome.targets[-1] == b"GET /v1/jobs/j1"  # the job is completed: the error stands
+    # A 2xx is not how a failed job's content is refused: no status request follows.
+    assert outcome.targets == [b"GET /v1/jobs/j1/content"] * 3
+
+
+# -- results kept in memory --------------------------------------------------------------------
+
+
+def big_answers(size: int, *, chunked: bool) -> Iterator[bytes]:
+    """A 200 answer carrying *size* bytes, made as it is received (so that the test's own
+    bytes are not counted), in pieces of at most 64 KiB."""
+    if chunked:
+        yield b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    else:
+        yield b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size
+    piece = 60_000
+    for at in range(0, size, piece):
+        n = min(piece, size - at)
+        data = bytes([at // piece % 251]) * n
+        yield b"%x\r\n%s\r\n" % (n, data) if chunked else data
+    if chunked:
+        yield b"0\r\n\r\n"
+
+
+def run_streamed(
+    gen: Generator[Any, Any, Any], answer: Iterator[bytes]
+) -> tuple[Any, BaseException | None, int]:
+    """Run a result call whose one connection receives *answer*: its value or error, and how
+    many Receive ops it asked for."""
+    reply: Any = None
+    receives = 0
+    while True:
+        try:
+            op = gen.send(reply)
+        except StopIteration as stop:
+            return stop.value, None, receives
+        except DecartSDKError as exc:
+            return None, exc, receives
+        reply = None
+        if isinstance(op, Acquire):
+            reply = Connection(op.origin, stream=None)
+        elif isinstance(op, Receive):
+            receives += 1
+            reply = next(answer, b"")
+        else:
+            assert isinstance(op, (SendBytes, Release)), op
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_an_in_memory_result_costs_its_size_once(chunked: bool) -> None:
+    size = 24 * 1024 * 1024
+    clock = VirtualClock()
+    gen = make_driver(clock).result("j1")
+    tracemalloc.start()
+    try:
+        value, error, _ = run_streamed(gen, big_answers(size, chunked=chunked))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert error is None
+    assert type(value.data) is bytes and len(value.data) == size
+    assert value.data[-1] == (size - 1) // 60_000 % 251
+    # One buffer and no copy at the end (it was 2x): a growing buffer may be an eighth over.
+    assert peak < size * (1.05 if not chunked else 1.2), peak / size
+
+
+@pytest.mark.parametrize("limit", [1000, 3000])
+def test_an_announced_result_larger_than_the_limit_fails_before_its_body(limit: int) -> None:
+    clock = VirtualClock()
+    gen = make_driver(clock, max_in_memory_result=limit).result("j1")
+    value, error, receives = run_streamed(gen, big_answers(3001, chunked=False))
+    assert isinstance(error, QueueResultError)
+    assert value is None
+    assert receives == 1  # the head, and not one read more
+    assert error.data == {"status": 200}
+    assert error.message == (
+        "Failed to get job content: 200 - the video of job j1 is too large to keep in memory "
+        f"(announced as 3001 bytes; max_in_memory_result is {limit} bytes). Pass output= "
+        "(a path or a binary file) to stream it to a file instead; resume waiting with the "
+        "job id 'j1'"
+    )
+
+
+def test_a_chunked_result_fails_when_it_passes_the_limit() -> None:
+    clock = VirtualClock()
+    gen = make_driver(clock, max_in_memory_result=100_000).result("j1")
+    value, error, receives = run_streamed(gen, big_answers(10**9, chunked=True))
+    assert value is None and isinstance(error, QueueResultError)
+    assert "(more than 100000 bytes so far; max_in_memory_result is 100000 bytes)" in str(error)
+    assert receives == 3  # the head, then two pieces of 60,000 bytes
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_a_result_of_exactly_the_limit_is_kept(chunked: bool) -> None:
+    clock = VirtualClock()
+    gen = make_driver(clock, max_in_memory_result=120_000).result("j1")
+    value, error, _ = run_streamed(gen, big_answers(120_000, chunked=chunked))
+    assert error is None and len(value.data) == 120_000
+
+
+def test_a_result_to_an_output_has_no_limit() -> None:
+    clock = VirtualClock()
+    outcome = Canned([http_answer(200, VIDEO)], clock).run(
+        make_driver(clock, max_in_memory_result=10).result("j1", to_output=True)
+    )
+    assert outcome.value.data is None and outcome.written == VIDEO
+
+
+def test_the_default_limit_is_one_gib() -> None:
+    assert DEFAULT_MAX_IN_MEMORY_RESULT == 1024**3
+    assert make_driver(VirtualClock()).max_in_memory_result == DEFAULT_MAX_IN_MEMORY_RESULT
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "1"])
+def test_the_limit_must_be_a_positive_number_of_bytes(bad: object) -> None:
+    with pytest.raises(ValueError, match="max_in_memory_result must be a positive number"):
+        make_driver(VirtualClock(), max_in_memory_result=bad)
+
+
+def test_a_retried_download_starts_a_new_buffer() -> None:
+    clock = VirtualClock()
+    outcome = Canned([CUT, http_answer(200, VIDEO)], clock).run(make_driver(clock).result("j1"))
+    assert outcome.value.data == VIDEO
