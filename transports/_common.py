@@ -42,11 +42,13 @@ __all__ = [
     "OutputTarget",
     "StreamOutput",
     "finish_output",
+    "input_error",
     "network_error",
     "open_output",
     "output_error",
     "probe_file",
     "read_chunk",
+    "read_into",
     "split_options",
 ]
 
@@ -147,6 +149,18 @@ def network_error(exc: BaseException) -> NetworkError:
 # -- the caller's input files ---------------------------------------------------------------
 
 
+def input_error(file: FileInput, exc: OSError) -> InvalidInputError:
+    """An input that cannot be read (deleted, unreadable, a failing disk): the caller's to fix,
+    never a network failure to retry."""
+    name = repr(file.path) if file.path is not None else "the file object"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return InvalidInputError(
+        f"{file.field}: reading {name} failed: {reason}; the upload was stopped (an input must "
+        "stay readable until it is sent)",
+        cause=exc,
+    )
+
+
 def probe_file(file: FileInput) -> FileInfo:
     path = file.path
     if path is not None:
@@ -164,17 +178,37 @@ def probe_file(file: FileInput) -> FileInfo:
         seekable = False
     if not seekable:
         return FileInfo(None)
-    start = stream.tell()
-    end = stream.seek(0, os.SEEK_END)
-    stream.seek(start)
+    try:
+        start = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(start)
+    except OSError as exc:
+        raise input_error(file, exc) from exc
     return FileInfo(end - start, start)
 
 
 def read_chunk(file: FileInput, size: int) -> bytes:
-    data = file.source.read(size)  # type: ignore[union-attr]
+    try:
+        data = file.source.read(size)  # type: ignore[union-attr]
+    except OSError as exc:
+        raise input_error(file, exc) from exc
     if not isinstance(data, (bytes, bytearray)):
         raise InvalidInputError(f"{file.field}: file object must return bytes from read()")
     return bytes(data)
+
+
+def read_into(file: FileInput, f: Any, view: memoryview) -> int:
+    """Fills the front of *view* from *f*, the opened *file*; how many bytes came (0 at its
+    end). One buffer reused for a whole upload: constant memory for any size."""
+    try:
+        readinto = getattr(f, "readinto", None)
+        if readinto is not None:
+            return int(readinto(view) or 0)
+        chunk = f.read(len(view))
+    except OSError as exc:
+        raise input_error(file, exc) from exc
+    view[: len(chunk)] = chunk
+    return len(chunk)
 
 
 @contextlib.contextmanager
@@ -182,14 +216,19 @@ def opened_region(region: FileRegion) -> Any:
     """The region's file, positioned at its offset: opened here for a path, the caller's own
     object otherwise (left open, as the caller owns it)."""
     path = region.file.path
-    if path is not None:
-        with open(path, "rb") as f:
-            f.seek(region.offset)
-            yield f
-    else:
-        stream: Any = region.file.source
-        stream.seek(region.offset)
-        yield stream
+    try:
+        if path is not None:
+            f: Any = open(path, "rb")  # noqa: SIM115 - closed below
+        else:
+            f = region.file.source
+        f.seek(region.offset)
+    except OSError as exc:
+        raise input_error(region.file, exc) from exc
+    try:
+        yield f
+    finally:
+        if path is not None:
+            f.close()
 
 
 def short_file(region: FileRegion, sent: int) -> InvalidInputError:

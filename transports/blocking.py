@@ -56,6 +56,7 @@ from ._common import (
     opened_region,
     probe_file,
     read_chunk,
+    read_into,
     short_file,
 )
 from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
@@ -101,6 +102,8 @@ class _Run:
                     # chain of isinstance() tests: the hot ops run several times per request.
                     reply = _EXECUTORS[type(op)](self, op)
                 except (OSError, _IOTimeout) as exc:
+                    if type(op) in _CALLBACKS:
+                        raise  # the caller's own code failed, not the network
                     error = network_error(exc)
                 except OutputError as exc:
                     # Local and not transient: the driver adds the job id and gives up.
@@ -171,6 +174,9 @@ class _Run:
             self.reader = None
             raise
 
+
+# Ops that run the caller's callbacks: whatever they raise is the caller's, an OSError too.
+_CALLBACKS = frozenset({Notify, Progress})
 
 _EXECUTORS: dict[type, Callable[[_Run, Any], Any]] = {
     Receive: _Run._receive,
@@ -353,17 +359,9 @@ def _send_region(sock: socket.socket, region: FileRegion, deadline: float) -> No
             # TLS (where socket.sendfile would fall back to 8 KiB sends) or a file without a
             # descriptor: 1 MiB reads into one buffer, each sent whole.
             sent = 0
-            buf = bytearray(_SENDFILE_CHUNK)
-            view = memoryview(buf)
-            readinto = getattr(f, "readinto", None)
+            view = memoryview(bytearray(_SENDFILE_CHUNK))
             while sent < region.length:
-                want = min(_SENDFILE_CHUNK, region.length - sent)
-                if readinto is not None:
-                    got = readinto(view[:want]) or 0
-                else:
-                    chunk = f.read(want)
-                    got = len(chunk)
-                    view[:got] = chunk
+                got = read_into(region.file, f, view[: min(_SENDFILE_CHUNK, region.length - sent)])
                 if not got:
                     break
                 sock.sendall(view[:got])

@@ -1,6 +1,7 @@
 """Failures on the caller's side of the wire are the caller's: a full device or an output that
 cannot be written fails the call at once (no retried download, no network error), names the
-output and the OS's reason, and leaves no partial file behind."""
+output and the OS's reason, and leaves no partial file behind; an input that vanishes
+mid-upload is an input error."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from transport_helpers import leftovers
 
 from decart_emulator import Emulator
-from decart_proto import OutputError, models
+from decart_proto import InvalidInputError, OutputError, models
 from transports import _common
 
 pytestmark = pytest.mark.anyio
@@ -122,3 +123,25 @@ async def test_an_output_that_cannot_be_renamed_into_place(
     assert error.data["job_id"] == job_id
     assert job_id in error.message
     assert leftovers(tmp_path) == [] and out.is_dir()
+
+
+async def test_an_input_removed_during_the_upload(
+    connect: Any, emu: Emulator, video: tuple[Path, bytes]
+) -> None:
+    """The input is opened when its bytes are due, after the form's first bytes went out: it
+    is gone by then. The caller's mistake, reported as such, not as a network failure."""
+    path = video[0]
+    submits = sum(r.method == "POST" for r in emu.requests)
+
+    def remove(progress: Any) -> None:
+        if path.exists():
+            path.unlink()
+
+    async with connect() as api:
+        with pytest.raises(InvalidInputError) as caught:
+            await api.queue.submit(
+                {"model": MODEL, "data": path, "prompt": "x"}, on_progress=remove
+            )
+    assert str(path) in caught.value.message
+    assert os.strerror(errno.ENOENT) in caught.value.message
+    assert sum(r.method == "POST" for r in emu.requests) <= submits + 1

@@ -1,0 +1,75 @@
+"""The blocking client tells a failure of the caller's own things (an input file, a callback)
+from a network failure: those are not retried, and reach the caller as what they are."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+from typing import Any
+
+import pytest
+from transport_helpers import client_options
+
+from decart_emulator import Emulator
+from decart_proto import InvalidInputError, models
+from transports.blocking import DecartClient
+
+MODEL = models.video("lucy-2.1")
+SIZE = 3 * 1024 * 1024  # several chunks of the upload
+
+
+class _FailingDisk(io.RawIOBase):
+    """An input on a disk that fails (EIO) after its first MiB: seekable, sized, and with no
+    descriptor, so it is read and sent in chunks."""
+
+    def __init__(self) -> None:
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self.position = offset if whence == os.SEEK_SET else SIZE + offset
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        if self.position >= 1024 * 1024:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        n = min(len(buffer), SIZE - self.position)
+        buffer[:n] = bytes(n)
+        self.position += n
+        return n
+
+
+def test_an_input_that_fails_to_read_mid_upload(emu: Emulator) -> None:
+    submits = sum(r.method == "POST" for r in emu.requests)
+    with DecartClient(**client_options(emu)) as client, pytest.raises(InvalidInputError) as caught:
+        client.queue.submit({"model": MODEL, "data": _FailingDisk(), "prompt": "x"})
+    message = caught.value.message
+    assert message.startswith("data: ") and os.strerror(errno.EIO) in message
+    # One attempt at most reached the server (it may have seen the start of the body).
+    assert sum(r.method == "POST" for r in emu.requests) <= submits + 1
+
+
+@pytest.mark.parametrize("callback", ["on_status_change", "on_progress"])
+def test_a_callback_oserror_is_the_callers(emu: Emulator, callback: str) -> None:
+    """An OSError raised by a callback (say, printing to a closed pipe) is the callback's own,
+    not a network failure to wrap or retry."""
+    calls = []
+
+    def broken(arg: Any) -> None:
+        calls.append(arg)
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    with DecartClient(**client_options(emu)) as client, pytest.raises(BrokenPipeError):
+        client.queue.submit_and_poll(
+            {"model": MODEL, "data": b"video", "prompt": "x"}, **{callback: broken}
+        )
+    assert len(calls) == 1
