@@ -6,8 +6,10 @@ share its keep-alive pool.
 from __future__ import annotations
 
 import contextlib
+import errno
 import inspect
 import math
+import os
 import queue
 import select
 import socket
@@ -248,6 +250,13 @@ def _remaining(deadline: float) -> float:
 # the timeout (an SSL read may need more bytes than one poll() announced).
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 _DIRECT = bool(_DONTWAIT) and hasattr(select, "poll")
+_SENDFILE: Callable[[int, int, int, int], int] | None = getattr(os, "sendfile", None)
+# os.sendfile's answers for "this file or socket cannot be sent this way".
+_NO_SENDFILE = frozenset(
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOSYS", "EOPNOTSUPP", "ENOTSUP", "ENOTSOCK")
+    if hasattr(errno, name)
+)
 
 
 class _Stream:
@@ -284,7 +293,7 @@ class _Stream:
             _wait(self.readable, deadline)
             self.more = True
 
-    def send(self, data: bytes, deadline: float) -> None:
+    def send(self, data: bytes | memoryview, deadline: float) -> None:
         sock = self.sock
         if not self.direct:
             sock.settimeout(_remaining(deadline))
@@ -303,6 +312,41 @@ class _Stream:
             _wait(self.writable, deadline)
             with contextlib.suppress(BlockingIOError):
                 sent += sock.send(view[sent:], _DONTWAIT)
+
+    def sendfile(self, f: Any, offset: int, count: int, deadline: float) -> int | None:
+        """os.sendfile (the kernel copies from the page cache; no bytes pass through Python)
+        on the socket made non-blocking for the while, with poll() waits until the deadline
+        between pieces: however slowly the server reads, the call ends on time. (socket.sendfile
+        would give each wait the whole timeout.) None: not possible here, send in chunks."""
+        if not self.direct or _SENDFILE is None:
+            return None
+        try:
+            fd = f.fileno()
+        except (AttributeError, OSError, ValueError):
+            return None
+        sock = self.sock
+        out = sock.fileno()
+        sent = 0
+        sock.setblocking(False)
+        try:
+            while sent < count:
+                if time.monotonic() >= deadline:
+                    raise _IOTimeout("deadline passed")
+                try:
+                    n = _SENDFILE(out, fd, offset + sent, count - sent)
+                except BlockingIOError:
+                    _wait(self.writable, deadline)
+                    continue
+                except OSError as exc:
+                    if sent or exc.errno not in _NO_SENDFILE:
+                        raise
+                    return None  # not for this file (or system): the chunked path
+                if not n:
+                    break  # the file ended early
+                sent += n
+        finally:
+            sock.setblocking(True)
+        return sent
 
     def stale(self) -> bool:
         """An idle keep-alive socket that is readable has been closed (or sent junk) by the
@@ -336,38 +380,29 @@ def _close(conn: Connection) -> None:
 
 def _send_file(op: SendFile) -> None:
     stream = _stream(op.connection)
-    try:
-        _send_region(stream.sock, op.region, op.deadline)
-    finally:
-        if stream.direct:
-            stream.sock.settimeout(None)
-
-
-def _send_region(sock: socket.socket, region: FileRegion, deadline: float) -> None:
+    region = op.region
     assert region.length is not None
-    sock.settimeout(_remaining(deadline))
     with opened_region(region) as f:
-        try:
-            f.fileno()
-            native = not isinstance(sock, ssl.SSLSocket)
-        except (AttributeError, OSError, ValueError):
-            native = False
-        if native:
-            # os.sendfile: the kernel copies from the page cache, no bytes pass through Python.
-            sent = sock.sendfile(f, region.offset, region.length)
-        else:
-            # TLS (where socket.sendfile would fall back to 8 KiB sends) or a file without a
-            # descriptor: 1 MiB reads into one buffer, each sent whole.
-            sent = 0
-            view = memoryview(bytearray(_SENDFILE_CHUNK))
-            while sent < region.length:
-                got = read_into(region.file, f, view[: min(_SENDFILE_CHUNK, region.length - sent)])
-                if not got:
-                    break
-                sock.sendall(view[:got])
-                sent += got
+        sent = stream.sendfile(f, region.offset, region.length, op.deadline)
+        if sent is None:
+            sent = _send_chunks(stream, f, region, op.deadline)
     if sent != region.length:
         raise short_file(region, sent)
+
+
+def _send_chunks(stream: _Stream, f: Any, region: FileRegion, deadline: float) -> int:
+    """TLS (where socket.sendfile would fall back to 8 KiB sends) or a file without a
+    descriptor: 1 MiB reads into one buffer, each sent whole before the deadline."""
+    assert region.length is not None
+    sent = 0
+    view = memoryview(bytearray(_SENDFILE_CHUNK))
+    while sent < region.length:
+        got = read_into(region.file, f, view[: min(_SENDFILE_CHUNK, region.length - sent)])
+        if not got:
+            break
+        stream.send(view[:got], deadline)
+        sent += got
+    return sent
 
 
 class DecartClient:

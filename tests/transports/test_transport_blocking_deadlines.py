@@ -1,0 +1,132 @@
+"""The blocking client's deadline holds where the kernel would stretch it: an upload to a
+server that reads slowly but steadily (each wait on the socket is short, so only a deadline
+that counts the whole call ends it)."""
+
+from __future__ import annotations
+
+import io
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from decart_proto import DeadlineExceededError, models
+from transports.blocking import DecartClient
+
+MODEL = models.video("lucy-2.1")
+DEADLINE = 2.0
+# How long past its deadline a call may end: the goal is well under a second; the rest is slack
+# for a loaded machine. Without the deadline the uploads below take 15 s or more.
+SLACK = 2.0
+# The server reads 256 KiB every 100 ms: slow, but fast enough that the client's socket turns
+# writable (a third of its buffer free) well within each wait, as it may not when a server
+# reads slower still, and a client that gives each wait the whole timeout goes on. The upload
+# is more than the socket buffers on both sides hold (a few MiB on loopback) plus what the
+# server reads in DEADLINE + SLACK seconds.
+PIECE = 256 * 1024
+PACE = 0.1
+UPLOAD = 32 * 1024 * 1024
+
+
+class SlowReader:
+    """A server that reads PIECE bytes every PACE seconds from each connection and never
+    answers."""
+
+    def __init__(self, tls: ssl.SSLContext | None) -> None:
+        self.tls = tls
+        self.listener = socket.socket()
+        # A small receive buffer (set before listen(), so accepted sockets inherit it): the
+        # kernel must not swallow the upload on the server's behalf.
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, PIECE)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def __enter__(self) -> SlowReader:
+        self._start(self._accept)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.listener.close()
+
+    def _start(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self._start(self._drain, conn)
+
+    def _drain(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(1.0)
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            while not self.stopping.wait(PACE):
+                got = 0
+                while got < PIECE:  # a TLS recv() gives at most one record
+                    try:
+                        data = conn.recv(PIECE - got)
+                    except (TimeoutError, ssl.SSLWantReadError):
+                        break
+                    if not data:
+                        return
+                    got += len(data)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(params=["http", "https"])
+def slow_server(request: pytest.FixtureRequest, ca: trustme.CA) -> Iterator[tuple[str, Any]]:
+    """The server's base URL and the client's TLS context (None for plain HTTP)."""
+    if request.param == "http":
+        with SlowReader(None) as server:
+            yield f"http://127.0.0.1:{server.port}", None
+        return
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    with SlowReader(server_context) as server:
+        yield f"https://127.0.0.1:{server.port}", client_context
+
+
+@pytest.mark.parametrize("source", ["path", "file object"])
+def test_a_slowly_read_upload_ends_at_the_deadline(
+    slow_server: tuple[str, Any], tmp_path: Path, source: str
+) -> None:
+    """A path goes by os.sendfile over plain TCP and in chunks over TLS; a file object without
+    a descriptor goes in chunks on both."""
+    base_url, context = slow_server
+    data: Any
+    if source == "path":
+        data = tmp_path / "input.mp4"
+        data.write_bytes(bytes(UPLOAD))
+    else:
+        data = io.BufferedReader(io.BytesIO(bytes(UPLOAD)))
+    with DecartClient(api_key="k", base_url=base_url, ssl_context=context) as client:
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceededError):
+            client.queue.submit({"model": MODEL, "data": data, "prompt": "x"}, timeout=DEADLINE)
+        took = time.monotonic() - start
+    assert took < DEADLINE + SLACK, f"the {DEADLINE} s call took {took:.1f} s"
