@@ -23,7 +23,7 @@ import uvicorn
 from ._app import EmulatorApp
 from ._core import Core, RequestRecord, Settings
 from ._faults import Fault
-from ._protocol import TransportExposingProtocol
+from ._protocol import protocol_with_read_timeout
 from ._tls import TlsFiles, issue_loopback_certificate
 from ._video import has_pyav
 
@@ -56,9 +56,10 @@ class Emulator:
       official clients) see ``pending``, ``processing`` and ``completed``.
     - ``job_limit_seconds``: a job not finished by then fails (600 s, as the service).
     - ``max_upload_bytes``: larger submit bodies are answered 413.
-    - ``read_timeout_seconds``: a request body that stops arriving for this long (no byte
-      received) is abandoned: answered 408, its connection closed, its partial upload removed.
-      Without it a client that announces more than it sends would hold a connection forever.
+    - ``read_timeout_seconds``: a request that stops arriving for this long (no byte received)
+      is abandoned and its connection closed: a body with a 408 first and its partial upload
+      removed; a head, or a body the emulator answered without reading, without a word.
+      Without it a client that sends less than it announces would hold a connection forever.
     - ``tls``: serve HTTPS with a certificate from a throwaway trustme CA (see
       ``client_ssl_context`` and ``ca_pem_path``); or give ``tls_certfile``/``tls_keyfile``.
     - ``state_dir``: keep jobs (SQLite) and files there, so they survive a restart.
@@ -134,7 +135,7 @@ class Emulator:
         self._core = Core(self._settings, self._state_dir)
         config = uvicorn.Config(
             EmulatorApp(self._core),
-            http=TransportExposingProtocol,
+            http=protocol_with_read_timeout(self._settings.read_timeout_seconds),
             ws="none",
             lifespan="off",
             loop="asyncio",

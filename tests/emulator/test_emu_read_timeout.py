@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from emulator_helpers import FAST, encode_form, raw_exchange
+from emulator_helpers import FAST, encode_form, raw_exchange, raw_get
 
 from decart_emulator import Emulator, Fault, sample_video_path
 from decart_emulator._wire import DROP_WAIT_SECONDS
@@ -95,24 +95,84 @@ def test_a_connection_to_drop_is_dropped_once_its_body_stops(emu: Emulator) -> N
     assert list(emu._running().spool_dir.iterdir()) == []
 
 
-def test_a_slow_upload_that_keeps_moving_is_not_cut() -> None:
-    """Pieces 0.1 s apart, with a 1 s timeout: the whole upload takes longer than the timeout,
-    and is still taken, because the timeout is between received bytes."""
+def read_answer(sock: socket.socket) -> bytes:
+    """One JSON answer, read up to its closing brace; AssertionError on a close before it."""
+    answer = b""
+    while not answer.endswith(b"}"):
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed after {answer!r}"
+        answer += chunk
+    return answer
+
+
+def in_pieces(data: bytes, pieces: int) -> list[bytes]:
+    step = -(-len(data) // pieces)
+    return [data[start : start + step] for start in range(0, len(data), step)]
+
+
+def test_a_slow_request_that_keeps_moving_is_not_cut() -> None:
+    """Its head, then its body, each in 8 pieces 0.1 s apart, with a 0.6 s timeout: each part
+    takes longer than the timeout, and the request is still taken, because the timeout runs
+    between received bytes."""
     body, content_type = encode_form({"prompt": "x"}, {"data": sample_video_path().read_bytes()})
-    pieces = 13
-    step = -(-len(body) // pieces)
-    with Emulator(**FAST, read_timeout_seconds=1.0) as emu:  # type: ignore[arg-type]
+    with Emulator(**FAST, read_timeout_seconds=0.6) as emu:  # type: ignore[arg-type]
+        head = post_head(emu, "/v1/jobs/lucy-2.1", len(body), content_type)
         url = urlsplit(emu.base_url)
         started = time.monotonic()
         with socket.create_connection((url.hostname, url.port or 80), timeout=10) as sock:
-            sock.sendall(post_head(emu, "/v1/jobs/lucy-2.1", len(body), content_type))
-            for start in range(0, len(body), step):
+            for piece in [*in_pieces(head, 8), *in_pieces(body, 8)]:
                 time.sleep(0.1)
-                sock.sendall(body[start : start + step])
+                sock.sendall(piece)
             reply = sock.recv(65536)
-        assert time.monotonic() - started > 1.0
+        assert time.monotonic() - started > 1.6
         assert split(reply)[0] == 200
         assert emu.submit_count == 1
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",  # a connection that never says anything
+        b"GET /v1/jo",  # a head that stops
+        b"GET /v1/jobs/x HTTP/1.1\r\nHost: x\r\nX-API-K",
+    ],
+)
+def test_a_request_head_that_stops_arriving_is_closed(emu: Emulator, sent: bytes) -> None:
+    assert raw_exchange(emu, sent) == b""
+    assert emu.requests == []
+
+
+def test_an_unread_body_that_stops_after_an_early_answer_is_closed(emu: Emulator) -> None:
+    """A 401 is sent without reading the body. uvicorn then reads the rest itself, closing the
+    connection after its keep-alive time only while no byte comes: a client that sends a little
+    more, then stops, held it forever."""
+    head = post_head(emu, "/v1/jobs/lucy-2.1", 1000, "application/octet-stream")
+    head = head.replace(f"X-API-KEY: {emu.api_key}\r\n".encode(), b"")
+    url = urlsplit(emu.base_url)
+    with socket.create_connection((url.hostname, url.port or 80), timeout=5) as sock:
+        sock.sendall(head + b"0123456789")
+        assert split(read_answer(sock))[0] == 401
+        sock.sendall(b"0123456789")
+        assert sock.recv(65536) == b""  # closed; TimeoutError (after 5 s) when held
+
+
+def test_an_idle_kept_alive_connection_is_left_to_keep_alive(emu: Emulator) -> None:
+    """Between requests the connection is uvicorn's: idle past the read timeout, it still takes
+    the next request (uvicorn closes it after its keep-alive time, 5 s)."""
+    url = urlsplit(emu.base_url)
+    with socket.create_connection((url.hostname, url.port or 80), timeout=5) as sock:
+        for _ in range(2):
+            sock.sendall(raw_get(emu, "/v1/jobs/x", close=False))
+            assert split(read_answer(sock))[0] == 404
+            time.sleep(2 * READ_TIMEOUT)
+    assert [record.status for record in emu.requests] == [404, 404]
+
+
+def test_a_slow_answer_is_not_the_clients_silence(emu: Emulator) -> None:
+    """While the emulator takes its time to answer, the client has nothing to send."""
+    emu.add_fault(Fault(method="GET", delay=3 * READ_TIMEOUT))
+    status, _, _ = split(raw_exchange(emu, raw_get(emu, "/v1/jobs/x")))
+    assert status == 404
 
 
 @pytest.mark.parametrize("seconds", [0, -1])
