@@ -8,11 +8,15 @@ region to the loop's own sendfile.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import ipaddress
 import os
 import secrets
+import socket
 import ssl
 import stat
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Union
@@ -49,6 +53,7 @@ __all__ = [
     "probe_file",
     "read_chunk",
     "read_into",
+    "resolve",
     "split_options",
 ]
 
@@ -236,6 +241,34 @@ def short_file(region: FileRegion, sent: int) -> InvalidInputError:
         f"{region.file.field}: the file ended after {sent} of {region.length} bytes; "
         "it changed while being sent"
     )
+
+
+# -- finding the server -----------------------------------------------------------------------
+
+
+def resolve(host: str, port: int) -> concurrent.futures.Future[list[Any]]:
+    """The addresses of *host* (``socket.getaddrinfo``, for a stream socket), as a future that
+    a caller waits for only until its deadline: ``.result(timeout)`` when blocking,
+    ``asyncio.wrap_future`` on a loop. A name is looked up on a daemon thread of its own, not
+    in an executor, whose threads a program's exit (and ``asyncio.run``) waits for: a lookup
+    given up on finishes there, holding nothing up. An address literal needs no lookup."""
+    future: concurrent.futures.Future[list[Any]] = concurrent.futures.Future()
+
+    def look_up(flags: int) -> None:
+        try:
+            future.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags))
+        except BaseException as exc:  # handed to whoever still waits
+            future.set_exception(exc)
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        threading.Thread(
+            target=look_up, args=(0,), name="decart-proto resolve", daemon=True
+        ).start()
+    else:
+        look_up(socket.AI_NUMERICHOST)
+    return future
 
 
 # -- where a result goes ----------------------------------------------------------------------

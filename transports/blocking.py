@@ -5,6 +5,7 @@ share its keep-alive pool.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import inspect
@@ -59,6 +60,7 @@ from ._common import (
     probe_file,
     read_chunk,
     read_into,
+    resolve,
     short_file,
 )
 from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
@@ -367,6 +369,30 @@ def _wait(poller: Any, deadline: float) -> None:
         raise _IOTimeout("deadline passed")
 
 
+def _connect(host: str, port: int, deadline: float) -> socket.socket:
+    """socket.create_connection, but the name lookup too ends at the deadline: the resolver
+    answers on a thread of its own, and a lookup given up on finishes there."""
+    try:
+        addresses = resolve(host, port).result(timeout=_remaining(deadline))
+    except concurrent.futures.TimeoutError:
+        raise _IOTimeout(f"looking up {host!r} did not finish before the deadline") from None
+    error: OSError = OSError(f"{host!r} has no address")
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(_remaining(deadline))
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+        except BaseException:
+            sock.close()
+            raise
+        else:
+            return sock
+    raise error
+
+
 def _stream(conn: Connection) -> _Stream:
     stream = conn.stream
     assert isinstance(stream, _Stream)
@@ -471,7 +497,7 @@ class DecartClient:
                     return conn
                 _close(conn)
         origin = op.origin
-        sock = socket.create_connection((origin.host, origin.port), timeout=_remaining(op.deadline))
+        sock = _connect(origin.host, origin.port, op.deadline)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if origin.tls:

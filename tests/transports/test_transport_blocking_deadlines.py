@@ -1,12 +1,16 @@
-"""The blocking client's deadline holds where the kernel would stretch it: an upload to a
-server that reads slowly but steadily (each wait on the socket is short, so only a deadline
-that counts the whole call ends it)."""
+"""The blocking client's deadline holds where the kernel or the resolver would stretch it: an
+upload to a server that reads slowly but steadily (each wait on the socket is short, so only a
+deadline that counts the whole call ends it), and a name lookup that takes far longer than the
+call may."""
 
 from __future__ import annotations
 
 import io
 import socket
 import ssl
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -130,3 +134,44 @@ def test_a_slowly_read_upload_ends_at_the_deadline(
             client.queue.submit({"model": MODEL, "data": data, "prompt": "x"}, timeout=DEADLINE)
         took = time.monotonic() - start
     assert took < DEADLINE + SLACK, f"the {DEADLINE} s call took {took:.1f} s"
+
+
+# A resolver that takes 30 s for one name, as a dead DNS server does before it gives up.
+_SLOW_RESOLVER = textwrap.dedent(
+    """
+    import socket, sys, time
+    real = socket.getaddrinfo
+    def slow(host, *args, **kwargs):
+        if host == "slow.invalid":
+            time.sleep(30)
+        return real(host, *args, **kwargs)
+    socket.getaddrinfo = slow
+
+    from transports.blocking import DecartClient, DeadlineExceededError
+    with DecartClient(api_key="k", base_url="http://slow.invalid:9") as client:
+        start = time.monotonic()
+        try:
+            client.queue.status("job", timeout=float(sys.argv[1]))
+        except DeadlineExceededError:
+            print(f"deadline after {time.monotonic() - start:.2f}")
+    """
+)
+
+
+def test_a_slow_name_lookup_ends_at_the_deadline() -> None:
+    """In a process of its own: the lookup given up on must not hold up its exit either."""
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _SLOW_RESOLVER, str(DEADLINE)],
+        capture_output=True,
+        text=True,
+        timeout=25,  # below the resolver's 30 s: a call that waits for it fails here
+        check=False,
+    )
+    took = time.monotonic() - start
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("deadline after "), (done.stdout, done.stderr)
+    call = float(done.stdout.split()[-1])
+    assert call < DEADLINE + SLACK, f"the {DEADLINE} s call took {call:.1f} s"
+    # Python's start-up and exit on a loaded machine, not the resolver's 30 s.
+    assert took < DEADLINE + 10, f"the process took {took:.1f} s"
