@@ -132,11 +132,13 @@ FORMS: Mapping[Rules, Form] = {
             OnlyWith("enhance_prompt", "prompt", instead="reference_image"),
         ),
     ),
+    # The first-last-frame family: start and end frames, no reference image.
     Rules.CLIP: Form(
         (
             _DATA,
             Field("prompt", Kind.STR, required=True, min_length=1, max_length=MAX_PROMPT_CHARS),
-            _REFERENCE,
+            Field("start", Kind.FILE),
+            Field("end", Kind.FILE),
             *_SCALARS,
         )
     ),
