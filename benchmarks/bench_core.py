@@ -99,6 +99,7 @@ def bare_cycle(http: h11.Connection) -> None:
             ("Host", "127.0.0.1:8000"),
             ("X-API-KEY", CREDS.api_key),
             ("User-Agent", CREDS.user_agent),
+            ("Accept-Encoding", "identity"),
             ("Accept", "application/json"),
         ],
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import h11
 
+from ._coding import CodingError, Decoder, coding_of
 from ._errors import DecartSDKError, OutputError, QueueResultError
 from ._exchange import Response
 from ._job import resume_hint
@@ -51,12 +52,14 @@ class Download:
         self.written = False
         self.size = 0  # bytes of the result this download passed on
         self.status = 0  # of the answer being read
+        self.decoder: Decoder | None = None  # for a body that came compressed
 
     def start(self, job_id: str) -> Generator[Op, Any, None]:
         """A download of *job_id*'s result begins: drop what an earlier, failed one passed
         on."""
         self.job_id = job_id
         self.size = 0
+        self.decoder = None
         if self.written:
             self.written = False
             self.kept = io.BytesIO()
@@ -71,7 +74,13 @@ class Download:
         self.status = head.status_code
         if self.meter is not None:
             self.meter.head(head)
-        if self.to_output:
+        coding = coding_of(head.headers)
+        if coding:
+            try:
+                self.decoder = Decoder(coding)
+            except CodingError as exc:
+                raise self._undecodable(coding, exc, transient=False) from None
+        if self.to_output or coding:  # a compressed body's length is not the video's
             return
         length = header(head.headers, b"content-length")
         if length is not None and length.isdigit():
@@ -85,6 +94,19 @@ class Download:
 
     def sink(self, data: bytes) -> Generator[Op, Any, None]:
         """A piece of the body, as the exchange received it."""
+        if self.decoder is None:
+            yield from self._keep(data)
+        else:
+            try:
+                for piece in self.decoder.feed(data):
+                    yield from self._keep(piece)
+            except CodingError as exc:
+                raise self._undecodable(self.decoder.coding, exc, transient=True) from None
+        if self.meter is not None:
+            yield from self.meter.downloaded(len(data))
+
+    def _keep(self, data: bytes) -> Generator[Op, Any, None]:
+        """A piece of the result itself."""
         self.written = True
         self.size += len(data)
         if self.to_output:
@@ -96,11 +118,14 @@ class Download:
             if self.size > self.limit:
                 raise self._too_large(f"more than {self.limit} bytes so far")
             self.kept.write(data)
-        if self.meter is not None:
-            yield from self.meter.downloaded(len(data))
 
     def finish(self, response: Response) -> Generator[Op, Any, None]:
         """The whole body of the 2xx *response* arrived."""
+        if self.decoder is not None:
+            try:
+                self.decoder.end()
+            except CodingError as exc:
+                raise self._undecodable(self.decoder.coding, exc, transient=True) from None
         if not self.size:
             # A 204, or a 200 with nothing in it, is no video: reporting the job completed
             # with 0 bytes would hand the caller a broken file as a success. Transient: the
@@ -120,6 +145,17 @@ class Download:
     def data(self) -> bytes | None:
         """The result for the caller: None when it went to the output."""
         return None if self.to_output else self.kept.getvalue()
+
+    def _undecodable(self, coding: str, problem: CodingError, *, transient: bool) -> ContentProblem:
+        """A compressed video that cannot be decoded: never passed on as it came. Transient
+        when its data is broken or cut short (as a body cut short is); not for a coding this
+        client does not know, which the server will use again."""
+        error = QueueResultError(
+            f"Failed to get job content: {self.status} - the server sent the video of job "
+            f"{self.job_id} encoded as {coding!r}, and {problem}{resume_hint(self.job_id)}",
+            data={"status": self.status},
+        )
+        return ContentProblem(error, transient=transient)
 
     def _too_large(self, size: str) -> ContentProblem:
         """Not transient: the video will be as large next time."""

@@ -127,7 +127,11 @@ class Driver:
             secret = self.credentials.api_key
             try:
                 _, status = read_job_json(
-                    Operation.STATUS, outcome.status, outcome.body, secret=secret
+                    Operation.STATUS,
+                    outcome.status,
+                    outcome.body,
+                    secret=secret,
+                    coding=outcome.coding,
                 )
             except DecartSDKError:
                 pass  # the machine reads it again, and reports it
@@ -360,7 +364,9 @@ class Driver:
         op = Operation.SUBMIT if isinstance(action, Submit) else Operation.STATUS
         secret = self.credentials.api_key
         try:
-            job_id, status = read_job_json(op, outcome.status, outcome.body, secret=secret)
+            job_id, status = read_job_json(
+                op, outcome.status, outcome.body, secret=secret, coding=outcome.coding
+            )
         except DecartSDKError as exc:
             machine.failed(now, Failure(exc, transient=False))
             return None

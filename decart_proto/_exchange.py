@@ -13,11 +13,13 @@ from typing import Any
 
 import h11
 
+from ._coding import coding_of
 from ._errors import LocalProtocolError, NetworkError, RemoteProtocolError
 from ._multipart import BodyPlan, FileRegion
 from ._ops import MAX_HEAD, Acquire, Connection, Op, ReadFile, Receive, Release, SendBytes, SendFile
 from ._plain_head import PlainHead, read_fields, read_plain_head
 from ._requests import Origin
+from ._responses import MAX_SMALL_BODY
 
 __all__ = ["ExchangeFailed", "Response", "exchange"]
 
@@ -25,9 +27,6 @@ __all__ = ["ExchangeFailed", "Response", "exchange"]
 # and cut download throughput by 3x (benchmarks/bench_download.py, docs/benchmarks.md).
 RECEIVE_SIZE = 64 * 1024
 READ_FILE_SIZE = 256 * 1024
-# JSON answers and error bodies are small; a body past this is not kept (errors are truncated,
-# a JSON answer is a protocol error).
-MAX_SMALL_BODY = 1024 * 1024
 # h11 never alters an event it is given: one end-of-message serves every request.
 _END = h11.EndOfMessage()
 # After a send fails, how long to look for a response the server sent before closing.
@@ -67,6 +66,13 @@ class Response:
         if self._headers is None:
             self._headers = read_fields(self._fields)
         return self._headers
+
+    @property
+    def coding(self) -> str:
+        """The body's content coding ("" for none): ``body`` is as the server sent it. A plain
+        answer has none (``_plain_head`` leaves those with one to h11), so its headers need
+        not be read to say so."""
+        return "" if self._headers is None else coding_of(self._headers)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Response):

@@ -4,10 +4,10 @@ h11 reads a small JSON answer in about 35 us on the machine of docs/benchmarks.m
 most of a status request to a nearby server: it validates every header with a regex each, and
 builds events and runs its state machine for each piece. The answers the API actually sends
 are one shape: ``HTTP/1.1``, a 2xx-5xx status, visible-ASCII headers, one ``Content-Length``,
-no ``Transfer-Encoding``. :func:`read_plain_head` recognises exactly that shape with two
-regexes and a split, and answers None for everything else, so the exchange hands those bytes
-to h11 unchanged. It accepts only what h11 accepts and reads it the same way, which
-tests/core/test_plain_head.py checks against h11 on generated and mutated responses.
+no ``Transfer-Encoding``, no ``Content-Encoding``. :func:`read_plain_head` recognises exactly
+that shape with two regexes and a split, and answers None for everything else, so the exchange
+hands those bytes to h11 unchanged. It accepts only what h11 accepts and reads it the same
+way, which tests/core/test_plain_head.py checks against h11 on generated and mutated responses.
 """
 
 from __future__ import annotations
@@ -57,9 +57,10 @@ def read_plain_head(data: bytes) -> PlainHead | None:
     # so "\r\nname:" in the lines lower-cased (from the status line's CRLF on) is exactly a
     # header of that name. Plain means one Content-Length, all digits; no Transfer-Encoding;
     # no Connection but keep-alive. h11 merges or refuses repeated lengths, frames by
-    # Transfer-Encoding, and closes on "Connection: close".
+    # Transfer-Encoding, and closes on "Connection: close". A compressed body is left to the
+    # h11 path too, whose Response says its coding (a plain answer's has none to say).
     lines = data[start - 2 : end].lower()
-    if b"\r\ntransfer-encoding:" in lines:
+    if b"\r\ntransfer-encoding:" in lines or b"\r\ncontent-encoding:" in lines:
         return None
     length = _only_value(lines, b"\r\ncontent-length:")
     if length is None or not length.isdigit():

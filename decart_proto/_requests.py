@@ -185,6 +185,9 @@ def _headers(target: Target, creds: Credentials) -> list[tuple[str, str]]:
         ("Host", target.origin.host_header),
         ("X-API-KEY", creds.api_key),
         ("User-Agent", creds.user_agent),
+        # No compression, please: a video does not compress, and a JSON answer is small. (One
+        # compressed anyway is decoded or refused: _coding.py.)
+        ("Accept-Encoding", "identity"),
     ]
 
 

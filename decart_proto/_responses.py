@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ._coding import CodingError, coding_of, decode_all
 from ._errors import (
     DecartSDKError,
     QueueResultError,
@@ -25,6 +26,7 @@ from ._requests import job_id_problem, shown_job_id
 
 __all__ = [
     "JOB_STATUSES",
+    "MAX_SMALL_BODY",
     "JobStatusResponse",
     "JobSubmitResponse",
     "Operation",
@@ -40,6 +42,9 @@ __all__ = [
 JobStatus = Literal["pending", "processing", "completed", "failed"]
 JOB_STATUSES: tuple[str, ...] = ("pending", "processing", "completed", "failed")
 MAX_ERROR_TEXT = 2000
+# JSON answers and error bodies are small; a body past this is not kept (errors are truncated,
+# a JSON answer is a protocol error), nor decoded past it when it came compressed.
+MAX_SMALL_BODY = 1024 * 1024
 REDACTED = "[redacted]"
 
 
@@ -150,6 +155,12 @@ def error_for(
     cause: BaseException | None = None,
 ) -> DecartSDKError:
     """The error a non-2xx response becomes."""
+    coding = coding_of(headers)
+    if coding:
+        try:
+            body = decode_all(coding, body, MAX_SMALL_BODY)
+        except CodingError as exc:
+            body = f"(a body encoded as {coding!r}, and {exc})".encode()
     text = _detail_text(body) if status == 422 else body.decode("utf-8", "replace")
     text = redact(text, secret)
     if truncated or len(text) > MAX_ERROR_TEXT:
@@ -165,10 +176,21 @@ def error_for(
 
 
 def read_job_json(
-    op: Operation, status_code: int, body: bytes, *, secret: str
+    op: Operation, status_code: int, body: bytes, *, secret: str, coding: str = ""
 ) -> tuple[str, JobStatus]:
-    """``(job_id, status)`` from a 2xx submit or status body; anything else the API's contract
-    does not allow becomes the operation's error with a :class:`RemoteProtocolError` cause."""
+    """``(job_id, status)`` from a 2xx submit or status body (in content coding *coding*, ""
+    for none); anything else the API's contract does not allow becomes the operation's error
+    with a :class:`RemoteProtocolError` cause."""
+    if coding:
+        try:
+            body = decode_all(coding, body, MAX_SMALL_BODY)
+        except CodingError as exc:
+            cause = RemoteProtocolError(
+                f"the server sent an answer encoded as {coding!r}, and {exc}"
+            )
+            raise op.error(
+                f"Failed to {op.phrase}: {cause.message}", data={"status": status_code}, cause=cause
+            ) from None
     parsed = _parse_json(body)
     job_id = parsed.get("job_id") if isinstance(parsed, dict) else None
     status = parsed.get("status") if isinstance(parsed, dict) else None

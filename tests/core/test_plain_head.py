@@ -99,6 +99,8 @@ DECLINED = {
     "no-headers": b"HTTP/1.1 200 OK\r\n\r\n",
     "no-length": head_of(b"HTTP/1.1 200 OK", b"Server: x"),
     "chunked": head_of(b"HTTP/1.1 200 OK", b"Transfer-Encoding: chunked", body=b"0\r\n\r\n"),
+    "gzip": head_of(b"HTTP/1.1 200 OK", b"Content-Encoding: gzip", LENGTH),
+    "coding-identity": head_of(b"HTTP/1.1 200 OK", b"content-encoding:identity", LENGTH),
     "close": head_of(b"HTTP/1.1 200 OK", b"Connection: close", LENGTH),
     "two-lengths": head_of(b"HTTP/1.1 200 OK", LENGTH, LENGTH),
     "length-list": head_of(b"HTTP/1.1 200 OK", b"Content-Length: 3, 3", body=b"abc"),
@@ -137,7 +139,8 @@ NAMES = st.one_of(
     st.sampled_from(
         [b"Content-Length", b"content-length", b"CONTENT-LENGTH", b"X-Content-Length",
          b"Content-Lengths", b"Transfer-Encoding", b"transfer-encoding", b"Connection",
-         b"CONNECTION", b"Date", b"X-Request-ID", b"Content-Type", b"Retry-After", b"", b"X A",
+         b"CONNECTION", b"Date", b"X-Request-ID", b"Content-Type", b"Retry-After",
+         b"Content-Encoding", b"content-encoding", b"", b"X A",
          b"X\x00", b"X:Y"]
     ),
     TOKEN,
@@ -159,6 +162,8 @@ VALUES = st.one_of(
             b"1, 1",
             b"+1",
             b"\xd9\xa3",
+            b"gzip",
+            b"identity",
         ]
     ),
     st.text(ODD, max_size=12).map(lambda t: t.encode("latin-1")),

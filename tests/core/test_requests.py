@@ -39,6 +39,7 @@ def test_status_request_bytes_with_non_default_port() -> None:
         b"Host: api.example:8080\r\n"
         b"X-API-KEY: sk-test-123\r\n"
         b"User-Agent: " + UA.encode() + b" (blocking)\r\n"
+        b"Accept-Encoding: identity\r\n"
         b"Accept: application/json\r\n"
         b"\r\n"
     )
@@ -52,6 +53,7 @@ def test_result_request_bytes_with_default_port_prefix_and_integration() -> None
         b"Host: gw.example\r\n"
         b"X-API-KEY: sk-test-123\r\n"
         b"User-Agent: " + UA.encode() + b" (trio) my-app/2.0\r\n"
+        b"Accept-Encoding: identity\r\n"
         b"\r\n"
     )
 
@@ -74,6 +76,7 @@ def test_submit_request_with_content_length() -> None:
         b"Host: api.decart.ai\r\n"
         b"X-API-KEY: sk-test-123\r\n"
         b"User-Agent: " + UA.encode() + b" (asyncio)\r\n"
+        b"Accept-Encoding: identity\r\n"
         b"Content-Type: multipart/form-data; boundary=b0\r\n"
         b"Content-Length: 1234\r\n"
         b"\r\n"
@@ -89,6 +92,7 @@ def test_submit_request_of_unknown_length_is_chunked() -> None:
         b"Host: localhost:1\r\n"
         b"X-API-KEY: sk-test-123\r\n"
         b"User-Agent: " + UA.encode() + b" (sans-io)\r\n"
+        b"Accept-Encoding: identity\r\n"
         b"Content-Type: multipart/form-data; boundary=b0\r\n"
         b"Transfer-Encoding: chunked\r\n"
         b"\r\n"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 
 import pytest
 from hypothesis import given
@@ -17,6 +19,7 @@ from decart_proto import (
 )
 from decart_proto._responses import (
     MAX_ERROR_TEXT,
+    MAX_SMALL_BODY,
     Operation,
     error_for,
     header,
@@ -115,6 +118,73 @@ def test_protocol_error_preview_is_redacted_even_across_the_cut() -> None:
         read_job_json(Operation.STATUS, 200, body, secret=KEY)
     assert KEY[:10] not in info.value.message
     assert "[redacted]" in info.value.message
+
+
+# -- compressed answers ------------------------------------------------------------------------
+
+JOB = b'{"job_id": "j-1", "status": "processing"}'
+
+
+@pytest.mark.parametrize(
+    ("coding", "body"),
+    [("gzip", gzip.compress(JOB)), ("deflate", zlib.compress(JOB)), ("", JOB)],
+)
+@pytest.mark.parametrize("op", [Operation.SUBMIT, Operation.STATUS])
+def test_a_compressed_job_json_is_read(op: Operation, coding: str, body: bytes) -> None:
+    assert read_job_json(op, 200, body, secret=KEY, coding=coding) == ("j-1", "processing")
+
+
+@pytest.mark.parametrize(
+    ("coding", "body", "problem"),
+    [
+        ("br", b"\x1b\x03", "encoded as 'br', and this client does not decode it"),
+        ("gzip, gzip", gzip.compress(gzip.compress(JOB)), "this client does not decode it"),
+        ("gzip", JOB, "encoded as 'gzip', and it is not valid gzip data"),
+        ("gzip", gzip.compress(JOB)[:-3], "encoded as 'gzip', and its compressed data was cut"),
+        (
+            "gzip",
+            gzip.compress(b" " * (MAX_SMALL_BODY + 1)),
+            f"encoded as 'gzip', and it decodes to more than {MAX_SMALL_BODY} bytes",
+        ),
+    ],
+    ids=["br", "stacked", "not-gzip", "cut", "bomb"],
+)
+def test_a_job_json_that_does_not_decode_is_refused_clearly(
+    coding: str, body: bytes, problem: str
+) -> None:
+    with pytest.raises(QueueStatusError) as info:
+        read_job_json(Operation.STATUS, 200, body, secret=KEY, coding=coding)
+    assert info.value.message.startswith("Failed to get job status: the server sent an answer")
+    assert problem in info.value.message
+    assert "not a JSON object" not in info.value.message
+    assert info.value.data == {"status": 200}
+    assert isinstance(info.value.cause, RemoteProtocolError)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "text"),
+    [
+        ([(b"content-encoding", b"gzip")], gzip.compress(b"try later"), "try later"),
+        ([(b"content-encoding", b"deflate")], zlib.compress(b"try later"), "try later"),
+        (
+            [(b"content-encoding", b"br")],
+            b"\x8b\x03\x80",
+            "(a body encoded as 'br', and this client does not decode it (it decodes gzip and "
+            "deflate, and asks for no coding at all))",
+        ),
+        (
+            [(b"content-encoding", b"gzip")],
+            b"oops",
+            "(a body encoded as 'gzip', and it is not valid gzip data: ",
+        ),
+    ],
+)
+def test_a_compressed_error_body_is_shown_decoded_or_described(
+    headers: list[tuple[bytes, bytes]], body: bytes, text: str
+) -> None:
+    exc = error_for(Operation.STATUS, 503, headers, body, secret=KEY)
+    assert exc.message.startswith(f"Failed to get job status: 503 - {text}")
+    assert exc.data == {"status": 503}
 
 
 # -- errors ------------------------------------------------------------------------------------

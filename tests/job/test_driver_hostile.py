@@ -3,9 +3,11 @@ clearly rather than pass on as a result."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import tracemalloc
+import zlib
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -302,3 +304,127 @@ def test_a_retried_download_starts_a_new_buffer() -> None:
     clock = VirtualClock()
     outcome = Canned([CUT, http_answer(200, VIDEO)], clock).run(make_driver(clock).result("j1"))
     assert outcome.value.data == VIDEO
+
+
+# -- compressed answers --------------------------------------------------------------------------
+
+
+def encoded(status: int, body: bytes, coding: str, *, chunked: bool = False) -> bytes:
+    return http_answer(status, body, ("Content-Encoding", coding), chunked=chunked)
+
+
+def test_every_request_asks_for_no_compression() -> None:
+    clock = VirtualClock()
+    answers = [http_answer(200, job_json("j1", "pending")), DONE, http_answer(200, VIDEO)]
+    outcome = Canned(answers, clock).run(make_driver(clock).submit_and_poll(SUBMIT))
+    assert outcome.value.data == VIDEO
+    assert [r.split(b" ")[0] for r in outcome.requests] == [b"POST", b"GET", b"GET"]
+    for request in outcome.requests:
+        assert b"\r\nAccept-Encoding: identity\r\n" in request.split(b"\r\n\r\n")[0] + b"\r\n"
+
+
+@pytest.mark.parametrize("to_output", [False, True])
+@pytest.mark.parametrize(
+    ("coding", "body"),
+    [
+        ("gzip", gzip.compress(VIDEO)),
+        ("x-gzip", gzip.compress(VIDEO)),
+        ("deflate", zlib.compress(VIDEO)),
+        ("identity", VIDEO),
+    ],
+    ids=["gzip", "x-gzip", "deflate", "identity"],
+)
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_a_compressed_video_is_decoded(
+    coding: str, body: bytes, to_output: bool, chunked: bool
+) -> None:
+    clock = VirtualClock()
+    answers = [encoded(200, body, coding, chunked=chunked)]
+    outcome = Canned(answers, clock).run(make_driver(clock).result("j1", to_output=to_output))
+    assert outcome.error is None
+    assert (outcome.value.data, bytes(outcome.written)) == (
+        (None, VIDEO) if to_output else (VIDEO, b"")
+    )
+
+
+@pytest.mark.parametrize("to_output", [False, True])
+@pytest.mark.parametrize("coding", ["br", "zstd", "gzip, gzip", "compress"])
+def test_a_video_in_another_coding_is_refused_at_once_and_never_saved(
+    coding: str, to_output: bool
+) -> None:
+    clock = VirtualClock()
+    answers = [encoded(200, b"\x1b\x07\x00compressed", coding)] * 3
+    outcome = Canned(answers, clock).run(make_driver(clock).result("j1", to_output=to_output))
+    assert isinstance(outcome.error, QueueResultError)
+    assert outcome.error.message == (
+        f"Failed to get job content: 200 - the server sent the video of job j1 encoded as "
+        f"{coding!r}, and this client does not decode it (it decodes gzip and deflate, and "
+        "asks for no coding at all); resume waiting with the job id 'j1'"
+    )
+    assert outcome.error.data == {"status": 200}
+    assert outcome.written == b"" and len(outcome.requests) == 1  # not retried: same next time
+
+
+@pytest.mark.parametrize(
+    "body",
+    [gzip.compress(VIDEO)[:-20], b"\x1f\x8b" + b"garbage" * 100],
+    ids=["cut", "garbage"],
+)
+def test_a_broken_compressed_video_is_retried_and_never_saved_as_it_came(body: bytes) -> None:
+    clock = VirtualClock()
+    answers = [encoded(200, body, "gzip"), encoded(200, gzip.compress(VIDEO), "gzip")]
+    canned = Canned(answers, clock)
+    outcome = canned.run(make_driver(clock).result("j1", to_output=True))
+    assert outcome.value.status == "completed" and outcome.written == VIDEO
+    assert len(outcome.requests) == 2
+
+
+def test_a_broken_compressed_video_every_time_is_an_error() -> None:
+    clock = VirtualClock()
+    answers = [encoded(200, gzip.compress(VIDEO)[:-20], "gzip")] * 3
+    outcome = Canned(answers, clock).run(make_driver(clock).result("j1"))
+    assert isinstance(outcome.error, QueueResultError)
+    assert "encoded as 'gzip', and its compressed data was cut short" in outcome.error.message
+
+
+def test_a_compressed_bomb_stops_at_the_in_memory_limit() -> None:
+    clock = VirtualClock()
+    bomb = gzip.compress(bytes(64 * 1024 * 1024), 9)
+    answers = [encoded(200, bomb, "gzip")]
+    driver = make_driver(clock, max_in_memory_result=8 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        outcome = Canned(answers, clock).run(driver.result("j1"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(outcome.error, QueueResultError)
+    assert "too large to keep in memory (more than 8388608 bytes so far" in str(outcome.error)
+    assert peak < 12 * 1024 * 1024
+
+
+@pytest.mark.parametrize("call", ["status", "wait"])
+def test_a_compressed_status_answer_is_read(call: str) -> None:
+    clock = VirtualClock()
+    answers = [
+        encoded(200, gzip.compress(job_json("j1", "completed")), "gzip"),
+        encoded(200, zlib.compress(VIDEO), "deflate"),
+    ]
+    outcome = Canned(answers, clock).run(getattr(make_driver(clock), call)("j1"))
+    assert outcome.error is None
+    assert outcome.value.status == "completed"
+
+
+@pytest.mark.parametrize("call", ["status", "submit"])
+def test_a_status_or_submit_answer_in_another_coding_is_refused_clearly(call: str) -> None:
+    clock = VirtualClock()
+    answers = [encoded(200, b"\x1b\x07\x00", "br")] * 3
+    driver = make_driver(clock)
+    gen = driver.submit(SUBMIT) if call == "submit" else driver.status("j1")
+    outcome = Canned(answers, clock).run(gen)
+    assert isinstance(outcome.error, QueueSubmitError if call == "submit" else QueueStatusError)
+    assert "the server sent an answer encoded as 'br', and this client does not decode it" in (
+        outcome.error.message
+    )
+    assert outcome.error.data == {"status": 200}
+    assert len(outcome.requests) == 1
