@@ -25,6 +25,7 @@ from decart_proto import (
     NetworkError,
     Notify,
     Origin,
+    OutputError,
     OutputReset,
     OutputWrite,
     PollPolicy,
@@ -149,12 +150,16 @@ class _Run:
                 try:
                     op = gen.throw(error) if error is not None else gen.send(reply)
                 except StopIteration as stop:
+                    # A failed commit propagates: the driver has returned, so finish_output
+                    # adds the job id itself.
                     finish_output(self.output, stop.value)
                     return stop.value  # type: ignore[no-any-return]
                 reply, error = None, None
                 try:
                     reply = await self.execute(op)
-                except NetworkError as exc:
+                except (NetworkError, OutputError) as exc:
+                    # Thrown into the driver, which decides: a network failure may be retried;
+                    # an output that cannot be written ends the call, with the job id added.
                     error = exc
                 except OSError as exc:
                     error = network_error(exc)
