@@ -175,3 +175,26 @@ def test_a_slow_name_lookup_ends_at_the_deadline() -> None:
     assert call < DEADLINE + SLACK, f"the {DEADLINE} s call took {call:.1f} s"
     # Python's start-up and exit on a loaded machine, not the resolver's 30 s.
     assert took < DEADLINE + 10, f"the process took {took:.1f} s"
+
+
+def test_each_address_of_a_name_is_tried_in_turn(
+    emulators: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name whose first address refuses (nothing listens on ::1, or there is no IPv6) is
+    reached at its second, as socket.create_connection would."""
+    emu = emulators["http"]
+    port = int(emu.base_url.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+
+    def two_addresses(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "two.invalid":
+            return real(host, *args, **kwargs)
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    with DecartClient(api_key=emu.api_key, base_url=f"http://two.invalid:{port}") as client:
+        job = client.queue.submit({"model": MODEL, "data": b"video", "prompt": "x"}, timeout=10)
+        assert client.queue.status(job.job_id, timeout=10).job_id == job.job_id
