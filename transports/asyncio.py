@@ -3,8 +3,10 @@
 Each connection is a small :class:`asyncio.BufferedProtocol` rather than a StreamReader/Writer
 pair: the loop reads into one reused buffer, a receive is answered straight from it, an idle
 connection the server closed is seen at a glance, and each deadline is one ``call_at`` timer.
-Uploads use ``loop.sendfile`` (``os.sendfile``) on plain TCP and chunks over TLS. The loop's
-clock is the driver's clock, so a loop with a virtual clock runs the client on virtual time.
+Uploads use ``loop.sendfile`` (``os.sendfile``) on plain TCP and chunks over TLS. TLS is
+``_tls`` over this plain protocol, not the loop's SSL transport (see ``_tls`` for why). The
+loop's clock is the driver's clock, so a loop with a virtual clock runs the client on virtual
+time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from . import _errors
 from ._async_client import AsyncDecartClient, AsyncIO, QueueClient, send_in_chunks
 from ._common import network_error, opened_region
 from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
+from ._tls import TlsStream
 
 # The names of the Queue API docs' imports, so their examples run with the import line changed.
 __all__ = ["DecartClient", "QueueClient", "models"]
@@ -97,10 +100,30 @@ class _Stream(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if exc is not None:
+            self._drain()
         self.eof = self.lost = True
         self.error = exc
         _wake(self.on_data)
         _wake(self.on_writable)
+
+    def _drain(self) -> None:
+        """Keep what the kernel still holds of the server's bytes. A failed write (the server
+        answered early, a 401 before the upload's end, and closed) makes the loop close the
+        connection without reading on, while that answer may wait unread. The socket is still
+        open during connection_lost (the loop closes it after)."""
+        sock = self.socket
+        if sock is None or sock.fileno() < 0:
+            return
+        while True:
+            with self.get_buffer(-1) as room:
+                try:
+                    received = sock.recv_into(room)
+                except OSError:  # nothing more (BlockingIOError), or the reset itself
+                    return
+            if not received:
+                return
+            self.end += received
 
     def pause_writing(self) -> None:
         self.writing_paused = True
@@ -182,9 +205,12 @@ class _Stream(asyncio.BufferedProtocol):
     async def send(self, data: bytes, deadline: float) -> None:
         if self.lost:
             raise self._broken()
-        assert self.transport is not None
-        self.transport.write(data)
-        while self.writing_paused:
+        transport = self.transport
+        assert transport is not None
+        transport.write(data)
+        # A failed write closes the transport at once and reports it lost on the loop's next
+        # turn: wait for that, with its error, rather than write on into the void.
+        while self.writing_paused or transport.is_closing():
             if self.lost:
                 raise self._broken()
             await self._wait(deadline, reading=False)
@@ -206,6 +232,9 @@ class _Stream(asyncio.BufferedProtocol):
                 loop.call_soon_threadsafe(self.close)
         elif self.socket is not None:
             self.socket.close()  # (uvloop closed it already, with its loop)
+
+
+Stream = _Stream | TlsStream[_Stream]
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -325,32 +354,34 @@ class AsyncioIO(AsyncIO):
             addresses = await _in_daemon_thread("decart-proto resolve", deadline, _resolve, origin)
         sock = await _within(deadline, _connect_any(loop, addresses))
         try:
-            # create_connection closes the socket when the TLS handshake fails.
             _, stream = await _within(
-                deadline,
-                loop.create_connection(
-                    lambda: _Stream(loop),
-                    sock=sock,
-                    ssl=tls,
-                    server_hostname=origin.host if tls is not None else None,
-                ),
+                deadline, loop.create_connection(lambda: _Stream(loop), sock=sock)
             )
         except BaseException:
             sock.close()
             raise
         stream.socket = sock
-        return stream
+        if tls is None:
+            return stream
+        secure = TlsStream(stream, tls, origin.host)
+        try:
+            await secure.handshake(deadline)
+        except BaseException:
+            stream.close()
+            raise
+        return secure
 
-    async def send(self, stream: _Stream, data: bytes, deadline: float) -> None:
+    async def send(self, stream: Stream, data: bytes, deadline: float) -> None:
         await stream.send(data, deadline)
 
-    async def send_file(self, stream: _Stream, region: FileRegion, deadline: float) -> int:
-        if stream.lost:
-            raise stream._broken()
-        transport = stream.transport
+    async def send_file(self, stream: Stream, region: FileRegion, deadline: float) -> int:
+        tcp = stream.tcp if isinstance(stream, TlsStream) else stream
+        if tcp.lost:
+            raise tcp._broken()
+        transport = tcp.transport
         assert transport is not None and region.length is not None
         with opened_region(region) as f:
-            if transport.get_extra_info("sslcontext") is None and _has_fileno(f):
+            if tcp is stream and _has_fileno(f):
                 loop = asyncio.get_running_loop()
                 try:
                     return await _within(
@@ -362,8 +393,8 @@ class AsyncioIO(AsyncIO):
                     # (uvloop: the base class's NotImplementedError): nothing was sent yet,
                     # so the chunks below send it all.
                     pass
-            # TLS, or a file without a descriptor: chunks. A deeper write buffer keeps the TLS
-            # layer busy.
+            # TLS, or a file without a descriptor: chunks. A deeper write buffer lets the
+            # next chunk be encrypted while the last one drains.
             transport.set_write_buffer_limits(high=_TLS_HIGH_WATER)
             try:
                 return await send_in_chunks(
@@ -373,7 +404,7 @@ class AsyncioIO(AsyncIO):
                 if not transport.is_closing():
                     transport.set_write_buffer_limits()
 
-    async def receive(self, stream: _Stream, max_bytes: int, deadline: float) -> bytes:
+    async def receive(self, stream: Stream, max_bytes: int, deadline: float) -> bytes:
         return await stream.receive(max_bytes, deadline)
 
     async def sleep_until(self, until: float) -> None:
@@ -382,7 +413,11 @@ class AsyncioIO(AsyncIO):
     async def in_thread(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
         return await _in_daemon_thread("decart-proto input", deadline, fn, *args)
 
-    def is_stale(self, stream: _Stream) -> bool:
+    def is_stale(self, stream: Stream) -> bool:
+        if isinstance(stream, TlsStream):
+            if stream.buffered():
+                return True
+            stream = stream.tcp
         transport = stream.transport
         waiting = stream.end > stream.start
         if stream.eof or waiting or transport is None or transport.is_closing():
@@ -390,7 +425,7 @@ class AsyncioIO(AsyncIO):
         # Made on another loop: the client outlived the asyncio.run() that made it.
         return stream.loop is not asyncio.get_running_loop()
 
-    def close(self, stream: _Stream) -> None:
+    def close(self, stream: Stream) -> None:
         stream.close()
 
 

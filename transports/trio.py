@@ -2,7 +2,7 @@
 
 Deadlines are trio cancel scopes on trio's clock, which is also the driver's clock, so a test
 under ``trio.testing.MockClock`` runs polling and timeouts in virtual time. Uploads are sent
-in chunks (trio has no ``sendfile``); TLS is ``_trio_tls`` over the plain stream below.
+in chunks (trio has no ``sendfile``); TLS is ``_tls`` over the plain stream below.
 
 Why a plain stream of our own rather than ``trio.SocketStream``: a status request is one send
 and one receive, and trio's stream costs each of them a cancel scope (for the deadline), a
@@ -33,7 +33,7 @@ from . import _errors
 from ._async_client import AsyncDecartClient, AsyncIO, QueueClient, send_in_chunks
 from ._common import opened_region
 from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
-from ._trio_tls import TlsStream
+from ._tls import TlsStream
 
 # The names of the Queue API docs' imports, so their examples run with the import line changed.
 __all__ = ["DecartClient", "QueueClient", "models"]
@@ -73,7 +73,7 @@ class _Tcp:
     def __init__(self, sock: socket.socket) -> None:
         self.socket = sock
 
-    async def send_all(self, data: bytes, deadline: float) -> None:
+    async def send(self, data: bytes, deadline: float) -> None:
         await checkpoint_if_cancelled()
         sock = self.socket
         with memoryview(data) as view:
@@ -98,7 +98,7 @@ class _Tcp:
                 return
         raise IOTimeout("timed out")
 
-    async def receive_some(self, max_bytes: int, deadline: float) -> bytes:
+    async def receive(self, max_bytes: int, deadline: float) -> bytes:
         await checkpoint_if_cancelled()
         sock = self.socket
         try:
@@ -121,7 +121,7 @@ class _Tcp:
         self.socket.close()
 
 
-Stream = _Tcp | TlsStream
+Stream = _Tcp | TlsStream[_Tcp]
 
 
 class TrioIO(AsyncIO):
@@ -147,17 +147,17 @@ class TrioIO(AsyncIO):
         return stream
 
     async def send(self, stream: Stream, data: bytes, deadline: float) -> None:
-        await stream.send_all(data, deadline)
+        await stream.send(data, deadline)
 
     async def send_file(self, stream: Stream, region: FileRegion, deadline: float) -> int:
         assert region.length is not None
         with opened_region(region) as f:
             return await send_in_chunks(
-                f, region.length, lambda chunk: stream.send_all(chunk, deadline)
+                f, region.length, lambda chunk: stream.send(chunk, deadline)
             )
 
     async def receive(self, stream: Stream, max_bytes: int, deadline: float) -> bytes:
-        return await stream.receive_some(max_bytes, deadline)
+        return await stream.receive(max_bytes, deadline)
 
     async def sleep_until(self, until: float) -> None:
         await trio.sleep_until(until)
@@ -166,6 +166,10 @@ class TrioIO(AsyncIO):
         return await _within(deadline, trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True))
 
     def is_stale(self, stream: Stream) -> bool:
+        if isinstance(stream, TlsStream):
+            if stream.buffered():
+                return True
+            stream = stream.tcp
         try:
             readable, _, _ = select.select([stream.socket.fileno()], [], [], 0)
         except (OSError, ValueError):

@@ -1,17 +1,22 @@
-"""TLS over the trio transport's plain stream, through ``ssl.MemoryBIO``.
+"""TLS over an async transport's plain stream, through ``ssl.MemoryBIO``: the trio and asyncio
+transports (uvloop included) both run it.
 
 Why not ``trio.SSLStream``: its ``receive_some`` returns at most one TLS record (16 KiB), so a
 download costs the driver sixteen steps per 256 KiB. Here one receive decrypts everything that
-one socket read brought in. Everything else is the minimum an HTTPS client needs: a handshake,
-writes, reads, and an end of stream that, as for HTTPS (RFC 9110 §9.8 leaves framing to HTTP),
-need not be announced by ``close_notify``.
+one socket read brought in. Why not asyncio's SSL transport: when a write fails (the server
+answered early, a 401 before the upload's end, and closed) it closes the connection without
+reading what had arrived, so that answer was lost; here the plain stream below keeps every byte
+received, and the decryption of what the server sent goes on after our side's writes failed.
+
+Everything else is the minimum an HTTPS client needs: a handshake, writes, reads, and an end of
+stream that, as for HTTPS (RFC 9110 §9.8 leaves framing to HTTP), need not be announced by
+``close_notify``.
 """
 
 from __future__ import annotations
 
-import socket
 import ssl
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 __all__ = ["TlsStream"]
 
@@ -19,39 +24,43 @@ _RECEIVE = 256 * 1024
 
 
 class Transport(Protocol):
-    """The plain stream underneath (``transports.trio._Tcp``): bytes in and out by a deadline."""
+    """The plain stream underneath (``trio._Tcp``, ``asyncio._Stream``): bytes in and out by a
+    deadline. ``receive`` gives every byte that arrived before it reports a broken connection."""
 
-    socket: socket.socket
+    async def send(self, data: bytes, deadline: float) -> None: ...
 
-    async def send_all(self, data: bytes, deadline: float) -> None: ...
-
-    async def receive_some(self, max_bytes: int, deadline: float) -> bytes: ...
+    async def receive(self, max_bytes: int, deadline: float) -> bytes: ...
 
     def close(self) -> None: ...
 
 
-class TlsStream:
-    def __init__(self, tcp: Transport, context: ssl.SSLContext, host: str) -> None:
+T = TypeVar("T", bound=Transport)
+
+
+class TlsStream(Generic[T]):
+    """TLS over the plain stream *tcp* (kept as ``tcp``, of its own type, for its transport)."""
+
+    def __init__(self, tcp: T, context: ssl.SSLContext, host: str) -> None:
         self.tcp = tcp
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._in, self._out, server_hostname=host)
         self._eof = False
 
-    @property
-    def socket(self) -> socket.socket:
-        return self.tcp.socket
-
     def close(self) -> None:
         self.tcp.close()
+
+    def buffered(self) -> bool:
+        """Whether bytes were received and not read: on an idle stream, bytes nobody asked for."""
+        return self._tls.pending() > 0 or self._in.pending > 0
 
     async def _flush(self, deadline: float) -> None:
         data = self._out.read()
         if data:
-            await self.tcp.send_all(data, deadline)
+            await self.tcp.send(data, deadline)
 
     async def _fill(self, deadline: float) -> None:
-        data = await self.tcp.receive_some(_RECEIVE, deadline)
+        data = await self.tcp.receive(_RECEIVE, deadline)
         if data:
             self._in.write(data)
         else:
@@ -67,11 +76,13 @@ class TlsStream:
                 await self._fill(deadline)
         await self._flush(deadline)
 
-    async def send_all(self, data: bytes, deadline: float) -> None:
+    async def send(self, data: bytes, deadline: float) -> None:
         view = memoryview(data)
         while view:
             try:
-                written = self._tls.write(view)
+                # A slice at a time: what is encrypted goes out before the next is, so a large
+                # send neither holds its whole ciphertext nor encrypts past a broken connection.
+                written = self._tls.write(view[:_RECEIVE])
             except ssl.SSLWantReadError:  # pragma: no cover - renegotiation (TLS <= 1.2)
                 await self._flush(deadline)
                 await self._fill(deadline)
@@ -81,7 +92,7 @@ class TlsStream:
                 await self._flush(deadline)
         await self._flush(deadline)
 
-    async def receive_some(self, max_bytes: int, deadline: float) -> bytes:
+    async def receive(self, max_bytes: int, deadline: float) -> bytes:
         """Up to *max_bytes* of plaintext: every record already received, or the next ones to
         arrive; ``b""`` at the end of the stream."""
         if self._eof:
