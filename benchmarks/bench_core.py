@@ -87,7 +87,7 @@ def core_cycle(conn: Connection, job_id: str = JOB_ID, *, plain: bool = True) ->
                 reply = None
     except StopIteration as stop:
         response = stop.value
-    _, status = read_job_json(Operation.STATUS, response.status, response.body, secret="k")
+    _, status = read_job_json(Operation.STATUS, response.status, response.body)
     assert status == "processing"
 
 

@@ -8,8 +8,9 @@ generator from :class:`Driver` to its end, answering each op; its return value i
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
-from typing import Any, Protocol
+import functools
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import h11
 
@@ -23,6 +24,7 @@ from ._multipart import BodyPlan, plan_body
 from ._ops import Notify, Op, ProbeFile, Sleep
 from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT, PollPolicy, RetryPolicy, Timeouts
 from ._progress import Meter
+from ._redact import Redactor
 from ._requests import Credentials, built_get, parse_base_url, submit_request
 from ._responses import (
     JobStatusResponse,
@@ -57,6 +59,31 @@ def _transient(status: int) -> bool:
     return status in (408, 429) or status >= 500
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _redacted(
+    call: Callable[Concatenate[Driver, _P], Generator[Op, Any, _T]],
+) -> Callable[Concatenate[Driver, _P], Generator[Op, Any, _T]]:
+    """A call of the driver, whose errors leave through here with the API key masked
+    (``_redact.py``): the one place they all pass, whichever layer raised them."""
+
+    @functools.wraps(call)
+    def redacted(self: Driver, /, *args: _P.args, **kwargs: _P.kwargs) -> Generator[Op, Any, _T]:
+        try:
+            return (yield from call(self, *args, **kwargs))
+        except Exception as exc:
+            error = self._redactor.error(exc)
+            if error is exc:
+                raise
+        # A foreign error replaced by one of ours: raised here, out of the handler, so that
+        # the original (which shows the key) does not become its __context__.
+        raise error
+
+    return redacted
+
+
 class Driver:
     """Builds one generator per API call. Holds no connection and no per-call state, so one
     driver serves any number of concurrent calls.
@@ -89,6 +116,7 @@ class Driver:
             )
         self.target = parse_base_url(base_url)
         self.credentials = Credentials(api_key, transport, integration)
+        self._redactor = Redactor(api_key)
         self.clock = clock
         self.rand = rand
         self.poll = poll or PollPolicy()
@@ -101,6 +129,7 @@ class Driver:
 
     # -- the calls ----------------------------------------------------------------------------
 
+    @_redacted
     def submit(
         self,
         options: Mapping[str, Any],
@@ -114,6 +143,7 @@ class Driver:
         assert machine.job_id is not None and machine.status is not None
         return JobSubmitResponse(machine.job_id, machine.status)
 
+    @_redacted
     def status(
         self, job_id: str, *, timeout: float | None = None
     ) -> Generator[Op, Any, JobStatusResponse]:
@@ -124,14 +154,9 @@ class Driver:
         # told of this first request, which then retries or gives up as if it had made it.
         outcome = yield from self._request(Operation.STATUS, request, deadline, wire=wire)
         if type(outcome) is Response:
-            secret = self.credentials.api_key
             try:
                 _, status = read_job_json(
-                    Operation.STATUS,
-                    outcome.status,
-                    outcome.body,
-                    secret=secret,
-                    coding=outcome.coding,
+                    Operation.STATUS, outcome.status, outcome.body, coding=outcome.coding
                 )
             except DecartSDKError:
                 pass  # the machine reads it again, and reports it
@@ -143,6 +168,7 @@ class Driver:
         assert machine.status is not None
         return JobStatusResponse(job_id, machine.status)
 
+    @_redacted
     def result(
         self,
         job_id: str,
@@ -176,6 +202,7 @@ class Driver:
         assert outcome is not None
         return outcome
 
+    @_redacted
     def submit_and_poll(
         self,
         options: Mapping[str, Any],
@@ -192,6 +219,7 @@ class Driver:
         assert outcome is not None
         return outcome
 
+    @_redacted
     def wait(
         self,
         job_id: str,
@@ -362,11 +390,8 @@ class Driver:
             machine.fetched()
             return None
         op = Operation.SUBMIT if isinstance(action, Submit) else Operation.STATUS
-        secret = self.credentials.api_key
         try:
-            job_id, status = read_job_json(
-                op, outcome.status, outcome.body, secret=secret, coding=outcome.coding
-            )
+            job_id, status = read_job_json(op, outcome.status, outcome.body, coding=outcome.coding)
         except DecartSDKError as exc:
             machine.failed(now, Failure(exc, transient=False))
             return None
@@ -390,7 +415,6 @@ class Driver:
                 response.status,
                 response.headers,
                 response.body,
-                secret=self.credentials.api_key,
                 truncated=response.truncated,
             ),
             transient=_transient(response.status),

@@ -78,6 +78,13 @@ class SendBytes:
     data: bytes
     deadline: float
 
+    def __repr__(self) -> str:
+        # A request head carries the API key: an op logged by a transport must not show it.
+        return (
+            f"SendBytes(connection={self.connection!r}, data=<{len(self.data)} bytes>, "
+            f"deadline={self.deadline!r})"
+        )
+
 
 @dataclass(slots=True)
 class SendFile:
@@ -135,6 +142,9 @@ class OutputWrite:
     chunks; not copied into ``bytes``), which no one else holds or changes."""
 
     data: bytes
+
+    def __repr__(self) -> str:
+        return f"OutputWrite(data=<{len(self.data)} bytes>)"  # a video is no log line
 
 
 @dataclass(slots=True)

@@ -211,6 +211,11 @@ class Built(NamedTuple):
     request: h11.Request
     wire: bytes
 
+    def __repr__(self) -> str:
+        # Both hold the API key (h11's Request shows its headers).
+        target = self.request.target.decode("ascii")
+        return f"Built(request=<GET {target}>, wire=<{len(self.wire)} bytes>)"
+
 
 def built_get(target: Target, creds: Credentials, job_id: str, suffix: str = "") -> Built:
     """The GET of ``/v1/jobs/{job_id}{suffix}``, built once per job and then reused."""

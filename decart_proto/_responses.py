@@ -1,8 +1,9 @@
 """Typed results and typed errors from a response's status, headers and (bounded) body.
 
 The messages follow Decart's clients (``"Failed to submit job: 422 - ..."``) so that logs and
-code matching on them keep working; what we add is a readable 422, the server's request id,
-a bound on the body quoted, and the API key redacted wherever a server echoed it.
+code matching on them keep working; what we add is a readable 422, the server's request id, a
+bound on the body quoted, and a compressed body decoded. (They quote what the server sent, which
+may echo the API key: the driver masks it in every error it raises, in one place, _redact.py.)
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ __all__ = [
     "header",
     "http_date",
     "read_job_json",
-    "redact",
     "retry_after",
 ]
 
@@ -98,10 +98,6 @@ def header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
-def redact(text: str, secret: str) -> str:
-    return text.replace(secret, REDACTED) if secret else text
-
-
 _DECODER = json.JSONDecoder()
 
 
@@ -150,7 +146,6 @@ def error_for(
     headers: Sequence[tuple[bytes, bytes]],
     body: bytes,
     *,
-    secret: str,
     truncated: bool = False,
     cause: BaseException | None = None,
 ) -> DecartSDKError:
@@ -162,21 +157,20 @@ def error_for(
         except CodingError as exc:
             body = f"(a body encoded as {coding!r}, and {exc})".encode()
     text = _detail_text(body) if status == 422 else body.decode("utf-8", "replace")
-    text = redact(text, secret)
     if truncated or len(text) > MAX_ERROR_TEXT:
         text = text[:MAX_ERROR_TEXT] + "… (truncated)"
     message = f"Failed to {op.phrase}: {status} - {text}"
     data: dict[str, Any] = {"status": status}
     request_id = header(headers, b"x-request-id")
     if request_id:
-        request_id = redact(request_id, secret)[:200]
+        request_id = request_id[:200]
         data["request_id"] = request_id
         message += f" (request id {request_id})"
     return op.error(message, data=data, cause=cause)
 
 
 def read_job_json(
-    op: Operation, status_code: int, body: bytes, *, secret: str, coding: str = ""
+    op: Operation, status_code: int, body: bytes, *, coding: str = ""
 ) -> tuple[str, JobStatus]:
     """``(job_id, status)`` from a 2xx submit or status body (in content coding *coding*, ""
     for none); anything else the API's contract does not allow becomes the operation's error
@@ -204,8 +198,7 @@ def read_job_json(
         problem = f"job id {shown_job_id(job_id)}, which cannot be used: it {refused}"
     else:
         problem = "a body that is not a JSON object with job_id and status"
-    # Redacted before it is cut, so that a key straddling the cut cannot leak its first half.
-    preview = redact(body.decode("utf-8", "replace"), secret)[:200]
+    preview = body.decode("utf-8", "replace")[:200]
     cause = RemoteProtocolError(f"the server sent {problem}: {preview!r}")
     raise op.error(
         f"Failed to {op.phrase}: {cause.message}", data={"status": status_code}, cause=cause
