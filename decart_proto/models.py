@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 from ._errors import InvalidInputError, ModelNotFoundError
 from ._rules import RuleSet
@@ -31,15 +32,24 @@ class ModelDefinition:
     def __post_init__(self) -> None:
         if not self.name:
             raise InvalidInputError("model name must not be empty")
-        if not _PATH.fullmatch(self.url_path):
+        if not isinstance(self.url_path, str) or not _PATH.fullmatch(self.url_path):
             raise InvalidInputError(
                 f"model path {self.url_path!r} must be an absolute path of unreserved "
-                "characters, such as '/v1/jobs/my-model'"
+                "characters and %XX escapes, such as '/v1/jobs/my-model'"
             )
+        for segment in self.url_path[1:].split("/"):
+            # As a server or a proxy reads it: escapes decoded.
+            plain = unquote(segment)
+            if plain in (".", "..") or "/" in plain or "\\" in plain:
+                raise InvalidInputError(
+                    f"model path {self.url_path!r} has the segment {segment!r}, which would "
+                    "lead somewhere else once a server or proxy resolves it"
+                )
 
 
-# An origin-form path of RFC 3986 unreserved characters: nothing to encode, nothing to escape.
-_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+# An origin-form path of RFC 3986 unreserved characters and percent escapes, with no empty
+# segment (dot segments are refused after it, escaped or not).
+_PATH = re.compile(r"(/([A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})+)+")
 
 # Model name -> the family of rules its inputs follow (WIRE.md's model table).
 _FAMILY_OF: dict[str, RuleSet] = {
@@ -89,5 +99,23 @@ def video(name: str) -> ModelDefinition:
 
 
 def custom(name: str, url_path: str | None = None) -> ModelDefinition:
-    """A model without client-side rules: every non-None option is sent as given."""
-    return ModelDefinition(name, url_path if url_path is not None else f"/v1/jobs/{name}")
+    """A model without client-side rules: every non-None option is sent as given.
+
+    Its jobs are submitted to ``/v1/jobs/{name}``, with each segment of *name* percent-encoded
+    as job ids are: a ``/`` in the name separates segments (a model served under a nested
+    path, ``"org/model"``), and a segment may be neither empty nor ``.`` or ``..``, so that the
+    path never leaves ``/v1/jobs/``. *url_path* replaces that path with the caller's own,
+    already encoded (a gateway's path, say): an absolute path, without dot segments, escaped
+    or not."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError(f"model name must be a non-empty string, got {name!r}")
+    if url_path is None:
+        segments = name.split("/")
+        for segment in segments:
+            if segment in ("", ".", "..") or "\\" in segment:
+                raise InvalidInputError(
+                    f"model name {name!r} cannot be a path under /v1/jobs/: its segment "
+                    f"{segment!r} is empty, '.' or '..', or has a backslash"
+                )
+        url_path = "/v1/jobs/" + "/".join(quote(segment, safe="-._~") for segment in segments)
+    return ModelDefinition(name, url_path)

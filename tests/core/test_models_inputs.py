@@ -96,11 +96,67 @@ def test_custom_models() -> None:
 
 @pytest.mark.parametrize(
     ("name", "path"),
-    [("", None), ("a b", None), ("x", "v1/x"), ("x", "/v1/a b"), ("x", "/v1//x"), ("x", "/")],
+    [
+        ("a b", "/v1/jobs/a%20b"),  # each segment encoded as job ids are
+        ("é", "/v1/jobs/%C3%A9"),
+        ("a?b#c;d", "/v1/jobs/a%3Fb%23c%3Bd"),
+        ("%2e%2e", "/v1/jobs/%252e%252e"),  # a name's "%" is a percent sign
+        ("...", "/v1/jobs/..."),  # three dots are a name, not a dot segment
+        ("org/model-2", "/v1/jobs/org/model-2"),  # "/" separates segments
+    ],
 )
-def test_bad_custom_models(name: str, path: str | None) -> None:
+def test_custom_model_names_are_encoded_segment_by_segment(name: str, path: str) -> None:
+    assert models.custom(name).url_path == path
+
+
+@pytest.mark.parametrize(
+    "name", ["../../admin", "..", ".", "a/../b", "a/./b", "a//b", "/a", "a/", "a\\b", "..\\x"]
+)
+def test_custom_model_names_never_leave_the_jobs_path(name: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        models.custom(name)
+    assert info.value.message.startswith(f"model name {name!r} cannot be a path under /v1/jobs/")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/jobs/../../admin", "/v1/jobs/./x", "/v1/jobs/%2e%2E/admin", "/v1/jobs/%2E", "/a%2Fb",
+     "/a%5cb", "/v1/jobs/.."],
+)  # fmt: skip
+def test_custom_model_paths_have_no_dot_segments_escaped_or_not(path: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        models.custom("x", path)
+    assert "which would lead somewhere else once a server or proxy resolves it" in str(info.value)
     with pytest.raises(InvalidInputError):
+        models.ModelDefinition("x", path)  # however the definition is made
+
+
+def test_a_definition_needs_a_name() -> None:
+    with pytest.raises(InvalidInputError, match="model name must not be empty"):
+        models.ModelDefinition("", "/v1/jobs/x")
+
+
+def test_a_custom_model_path_may_be_encoded() -> None:
+    assert models.custom("x", "/gw/v1/jobs/a%20b").url_path == "/gw/v1/jobs/a%20b"
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "problem"),
+    [
+        ("", None, "model name must be a non-empty string"),
+        (None, None, "model name must be a non-empty string"),
+        ("x", "v1/x", "must be an absolute path"),
+        ("x", "/v1/a b", "must be an absolute path"),
+        ("x", "/v1//x", "must be an absolute path"),
+        ("x", "/", "must be an absolute path"),
+        ("x", "/v1/%zz", "must be an absolute path"),
+        ("x", 5, "must be an absolute path"),
+    ],
+)
+def test_bad_custom_models(name: str, path: str | None, problem: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
         models.custom(name, path)
+    assert problem in info.value.message
 
 
 # -- rules -------------------------------------------------------------------------------------

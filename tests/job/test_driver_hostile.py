@@ -428,3 +428,15 @@ def test_a_status_or_submit_answer_in_another_coding_is_refused_clearly(call: st
     )
     assert outcome.error.data == {"status": 200}
     assert len(outcome.requests) == 1
+
+
+# -- custom models ------------------------------------------------------------------------------
+
+
+def test_a_custom_model_is_submitted_under_the_jobs_path_encoded() -> None:
+    clock = VirtualClock()
+    options = {"model": models.custom("org/é m"), "data": b"v"}
+    answers = [http_answer(200, job_json("j1", "pending"))]
+    outcome = Canned(answers, clock).run(make_driver(clock).submit(options))
+    assert outcome.value.job_id == "j1"
+    assert outcome.targets == [b"POST /v1/jobs/org/%C3%A9%20m"]
