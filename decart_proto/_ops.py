@@ -1,8 +1,10 @@
 """The primitive I/O a driver asks of its transport, and the connection it hands around.
 
 A transport answers each op by sending its result into the driver generator (``None`` where
-there is none), or by throwing :class:`NetworkError` / :class:`IOTimeout` into it. Each op that
-can block carries an absolute ``deadline`` on the driver's clock. This is the whole contract: a
+there is none), or by throwing :class:`NetworkError` / :class:`IOTimeout` into it (and, at
+``OutputWrite`` / ``OutputReset``, :class:`OutputError` when the caller's output cannot be
+written: never retried). Each op that can block carries an absolute ``deadline`` on the
+driver's clock. This is the whole contract: a
 transport for another event loop implements these twelve ops and nothing else.
 """
 
@@ -139,7 +141,8 @@ class Notify:
 @dataclass(slots=True)
 class OutputWrite:
     """Write ``data`` to the caller's output. It may be a ``bytearray`` (as h11 gives a body's
-    chunks; not copied into ``bytes``), which no one else holds or changes."""
+    chunks; not copied into ``bytes``), which no one else holds or changes. A write that fails
+    is answered with :class:`OutputError`, naming the output."""
 
     data: bytes
 
@@ -161,7 +164,8 @@ class Progress:
 
 @dataclass(slots=True)
 class OutputReset:
-    """A download restarts: drop what was written to the output so far."""
+    """A download restarts: drop what was written to the output so far (or answer with
+    :class:`OutputError`)."""
 
 
 Op = (
