@@ -1,7 +1,7 @@
 """Failures on the caller's side of the wire are the caller's: a full device or an output that
 cannot be written fails the call at once (no retried download, no network error), names the
-output and the OS's reason, and leaves no partial file behind; an input that vanishes
-mid-upload is an input error."""
+output and the OS's reason, gives the job id to fetch the video with later, and leaves no
+partial file behind; an input that vanishes mid-upload is an input error."""
 
 from __future__ import annotations
 
@@ -84,8 +84,10 @@ async def test_a_full_disk_fails_the_download_at_once(
     connect: Any, emu: Emulator, video: tuple[Path, bytes], tmp_path: Path
 ) -> None:
     out = tmp_path / "out.mp4"
-    error, _ = await _fails_once(connect, emu, video, out)
+    error, job_id = await _fails_once(connect, emu, video, out)
     assert str(out) in error.message and NO_SPACE in error.message
+    assert error.data["job_id"] == job_id
+    assert job_id in error.message  # the hint to fetch it again
     assert leftovers(tmp_path) == [] and not out.exists()
 
 
@@ -97,8 +99,9 @@ async def test_a_full_device_as_the_output_path(
     device with a regular file."""
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
-    error, _ = await _fails_once(connect, emu, video, "/dev/full")
+    error, job_id = await _fails_once(connect, emu, video, "/dev/full")
     assert "'/dev/full'" in error.message and NO_SPACE in error.message
+    assert error.data["job_id"] == job_id
     assert Path("/dev/full").is_char_device()
 
 
@@ -106,8 +109,9 @@ async def test_a_full_device_as_the_output_path(
 async def test_a_full_device_as_the_output_file(
     connect: Any, emu: Emulator, video: tuple[Path, bytes], dev_full: Any
 ) -> None:
-    error, _ = await _fails_once(connect, emu, video, dev_full)
+    error, job_id = await _fails_once(connect, emu, video, dev_full)
     assert "'/dev/full'" in error.message and NO_SPACE in error.message
+    assert error.data["job_id"] == job_id
 
 
 @pytest.mark.usefixtures("instant_jobs")
