@@ -464,9 +464,9 @@ def _profile_media(options: argparse.Namespace, client: ChildClient, mode: str) 
 
 def _importable(name: str) -> bool:
     module = {
-        "blocking": "transports.blocking",
-        "asyncio": "transports.asyncio",
-        "trio": "transports.trio",
+        "blocking": "decart_proto.transports.blocking",
+        "asyncio": "decart_proto.transports.asyncio",
+        "trio": "decart_proto.transports.trio",
         "official": "decart",
     }.get(name)
     if module is None:

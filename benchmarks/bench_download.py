@@ -55,7 +55,7 @@ def _context(args: ChildArgs) -> ssl.SSLContext | None:
 
 
 def download_blocking(args: ChildArgs, watch: Stopwatch) -> int:
-    from transports.blocking import DecartClient  # noqa: PLC0415 - only in its own child
+    from decart_proto.transports.blocking import DecartClient  # noqa: PLC0415 - only in its own child
 
     sink = CountingSink()
     with DecartClient(api_key=API_KEY, base_url=args.url, ssl_context=_context(args)) as client:
@@ -78,7 +78,7 @@ async def _download_async(
 
 
 def download_asyncio(args: ChildArgs, watch: Stopwatch) -> int:
-    from transports.asyncio import DecartClient  # noqa: PLC0415 - only in its own child
+    from decart_proto.transports.asyncio import DecartClient  # noqa: PLC0415 - only in its own child
 
     sink = CountingSink()
     asyncio.run(_download_async(DecartClient, args, watch, sink))
@@ -87,8 +87,7 @@ def download_asyncio(args: ChildArgs, watch: Stopwatch) -> int:
 
 def download_trio(args: ChildArgs, watch: Stopwatch) -> int:
     import trio  # noqa: PLC0415 - only in its own child
-
-    from transports.trio import DecartClient  # noqa: PLC0415
+    from decart_proto.transports.trio import DecartClient  # noqa: PLC0415
 
     sink = CountingSink()
     trio.run(_download_async, DecartClient, args, watch, sink)

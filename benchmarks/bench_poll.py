@@ -82,7 +82,7 @@ async def _timed_async(step: Callable[[], Any], seconds: float) -> tuple[int, fl
 
 
 def run_blocking(port: int, seconds: float) -> tuple[int, float]:
-    from transports.blocking import DecartClient  # noqa: PLC0415 - may not exist yet
+    from decart_proto.transports.blocking import DecartClient  # noqa: PLC0415 - may not exist yet
 
     with DecartClient(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
         status = client.queue.status
@@ -105,13 +105,13 @@ async def _poll_async(client_class: Any, port: int, seconds: float) -> tuple[int
 
 
 def run_asyncio(port: int, seconds: float) -> tuple[int, float]:
-    from transports.asyncio import DecartClient  # noqa: PLC0415 - may not exist yet
+    from decart_proto.transports.asyncio import DecartClient  # noqa: PLC0415 - may not exist yet
 
     return asyncio.run(_poll_async(DecartClient, port, seconds))
 
 
 def run_trio(port: int, seconds: float) -> tuple[int, float]:
-    from transports.trio import DecartClient  # noqa: PLC0415 - may not exist yet
+    from decart_proto.transports.trio import DecartClient  # noqa: PLC0415 - may not exist yet
 
     return trio.run(_poll_async, DecartClient, port, seconds)
 
@@ -196,9 +196,9 @@ RUNNERS: dict[str, Runner] = {
     "raw": run_raw,
 }
 NEEDS = {
-    "blocking": "transports.blocking",
-    "asyncio": "transports.asyncio",
-    "trio": "transports.trio",
+    "blocking": "decart_proto.transports.blocking",
+    "asyncio": "decart_proto.transports.asyncio",
+    "trio": "decart_proto.transports.trio",
 }
 
 

@@ -73,7 +73,7 @@ def serve(size: int) -> None:
 
 
 def child(url: str, job: str) -> None:
-    from transports.blocking import DecartClient  # noqa: PLC0415 - only in the child
+    from decart_proto.transports.blocking import DecartClient  # noqa: PLC0415 - only in the child
 
     with DecartClient(api_key=API_KEY, base_url=url) as client:
         baseline = vm_rss_mib()

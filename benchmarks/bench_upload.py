@@ -48,7 +48,7 @@ def _options(args: ChildArgs) -> dict[str, object]:
 
 
 def upload_blocking(args: ChildArgs, watch: Stopwatch) -> int:
-    from transports.blocking import DecartClient  # noqa: PLC0415
+    from decart_proto.transports.blocking import DecartClient  # noqa: PLC0415
 
     options = _options(args)
     with DecartClient(api_key=API_KEY, base_url=args.url, ssl_context=_context(args)) as client:
@@ -70,7 +70,7 @@ async def _upload_async(client_class: Any, args: ChildArgs, watch: Stopwatch) ->
 
 
 def upload_asyncio(args: ChildArgs, watch: Stopwatch) -> int:
-    from transports.asyncio import DecartClient  # noqa: PLC0415
+    from decart_proto.transports.asyncio import DecartClient  # noqa: PLC0415
 
     asyncio.run(_upload_async(DecartClient, args, watch))
     return args.size
@@ -78,8 +78,7 @@ def upload_asyncio(args: ChildArgs, watch: Stopwatch) -> int:
 
 def upload_trio(args: ChildArgs, watch: Stopwatch) -> int:
     import trio  # noqa: PLC0415
-
-    from transports.trio import DecartClient  # noqa: PLC0415
+    from decart_proto.transports.trio import DecartClient  # noqa: PLC0415
 
     trio.run(_upload_async, DecartClient, args, watch)
     return args.size

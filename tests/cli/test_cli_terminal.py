@@ -174,7 +174,7 @@ def _called(call: ast.Call) -> str:
 
 @given(st.text())
 def test_visible_text_holds_nothing_a_terminal_acts_on(text: str) -> None:
-    from transports._cli_text import visible  # noqa: PLC0415
+    from decart_proto.transports._cli_text import visible  # noqa: PLC0415
 
     shown = visible(text)
     assert not any(_unsafe(c) for c in shown), ascii(shown)

@@ -1,5 +1,10 @@
 """The core stays pure: standard library and h11 only, no I/O modules, no file opening.
 
+The core is decart_proto's own modules. The transports and the CLI are installed inside the
+``decart_proto`` namespace (``decart_proto.transports``, from the repository's ``transports/``
+folder) but are not the core: the core never imports them, so importing ``decart_proto`` never
+loads a socket.
+
 Checked twice: statically over the source of every module (so a violation is caught even in a
 branch no test runs), and at run time by importing the package in a fresh interpreter whose
 import system refuses the forbidden modules (so a violation hidden in a stdlib module the core
@@ -38,6 +43,8 @@ FORBIDDEN_MODULES = frozenset(
     }
 )
 ALLOWED_THIRD_PARTY = frozenset({"h11"})
+# The subpackages installed inside the namespace that are not the core.
+NOT_THE_CORE = frozenset({"transports", "cli"})
 # Callables that open files, or run code this check cannot see.
 FORBIDDEN_NAMES = frozenset({"open", "__import__", "exec", "eval", "compile"})
 # Methods that open or read files: io.open, os.open/fdopen/popen, pathlib's readers and writers.
@@ -82,6 +89,8 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
             if node.level == 0:
                 assert node.module is not None
                 check_module(node, node.module)
+            elif _reaches_outside_the_core(node):
+                flag(node, "imports the transports or the CLI, which are not the core")
             for alias in node.names:
                 if alias.name in FORBIDDEN_NAMES | FORBIDDEN_ATTRIBUTES:
                     flag(node, f"imports the name {alias.name}")
@@ -93,6 +102,13 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
         elif isinstance(node, ast.Call) and _is_getattr_of_forbidden(node):
             flag(node, "reaches a forbidden name through getattr")
     return found
+
+
+def _reaches_outside_the_core(node: ast.ImportFrom) -> bool:
+    """``from .transports import x``, ``from . import cli``, ``from ..transports import x``."""
+    if node.module is not None:
+        return node.level > 1 or node.module.split(".", maxsplit=1)[0] in NOT_THE_CORE
+    return node.level > 1 or any(alias.name in NOT_THE_CORE for alias in node.names)
 
 
 def _is_getattr_of_forbidden(node: ast.Call) -> bool:
@@ -153,6 +169,14 @@ def test_module_is_pure(path: Path) -> None:
         "exec('import socket')",
         "def f():\n    import socket\n",
         "try:\n    import ssl\nexcept ImportError:\n    pass\n",
+        "from .transports.blocking import DecartClient",
+        "from .transports import blocking",
+        "from . import transports",
+        "from .cli import main",
+        "from . import models, cli",
+        "from ..transports import blocking",
+        "import decart_proto.transports.blocking",
+        "from decart_proto.transports import blocking",
     ],
 )
 def test_checker_catches(source: str) -> None:
@@ -229,6 +253,8 @@ def test_import_loads_no_forbidden_module() -> None:
     report = json.loads(done.stdout)
     assert "decart_proto._exchange" in report["loaded"]
     assert "decart_proto._driver" in report["loaded"]
+    outside = [m for m in report["loaded"] if m.split(".")[1:2] and m.split(".")[1] in NOT_THE_CORE]
+    assert outside == []
     assert report["forbidden"] == []
     assert report["asked"] == []
 

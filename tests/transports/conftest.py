@@ -43,7 +43,7 @@ def loop(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def transport(loop: str) -> str:
-    """The client module under test: ``transports.<transport>``."""
+    """The client module under test: ``decart_proto.transports.<transport>``."""
     return module_of(loop)
 
 
@@ -89,7 +89,7 @@ def connect(transport: str, emu: Emulator) -> Callable[..., Any]:
 
     @contextlib.asynccontextmanager
     async def opened(**overrides: Any) -> AsyncIterator[Api]:
-        module = importlib.import_module(f"transports.{transport}")
+        module = importlib.import_module(f"decart_proto.transports.{transport}")
         client = module.DecartClient(**client_options(emu, **overrides))
         try:
             yield Api(transport, client)

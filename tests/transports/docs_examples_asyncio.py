@@ -9,7 +9,7 @@ surroundings in the docs takes it as an argument.
 
 import asyncio
 
-from transports.asyncio import (
+from decart_proto.transports.asyncio import (
     DecartClient,
     DecartSDKError,
     QueueResultError,

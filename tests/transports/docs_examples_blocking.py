@@ -9,7 +9,7 @@ surroundings in the docs takes it as an argument.
 
 import time
 
-from transports.blocking import (
+from decart_proto.transports.blocking import (
     DecartClient,
     DecartSDKError,
     QueueResultError,

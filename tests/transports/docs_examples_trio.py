@@ -8,8 +8,7 @@ surroundings in the docs takes it as an argument.
 # fmt: off
 
 import trio
-
-from transports.trio import (
+from decart_proto.transports.trio import (
     DecartClient,
     DecartSDKError,
     QueueResultError,

@@ -66,7 +66,7 @@ async def test_a_slowly_read_upload_ends_at_the_deadline(
     path = tmp_path / "input.mp4"
     path.write_bytes(bytes(UPLOAD))
     sources = {"path": path, "file object": io.BufferedReader(io.BytesIO(bytes(UPLOAD)))}
-    module = importlib.import_module(f"transports.{transport}")
+    module = importlib.import_module(f"decart_proto.transports.{transport}")
     took: dict[str, float] = {}
 
     async def upload(client: Any, source: str) -> None:

@@ -122,7 +122,7 @@ async def test_an_answer_before_the_upload_ends_is_what_the_caller_gets(
     if scheme == "https":
         options["ssl_context"] = context = ssl.create_default_context()
         ca.configure_trust(context)
-    module = importlib.import_module(f"transports.{transport}")
+    module = importlib.import_module(f"decart_proto.transports.{transport}")
     client = module.DecartClient(**options)
     data = big_video if kind == "file" else big_video.read_bytes()
     outcomes: list[str] = []

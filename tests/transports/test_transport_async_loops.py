@@ -28,7 +28,8 @@ def loop(request: pytest.FixtureRequest) -> str:
 
 
 def _client(transport: str, emu: Emulator) -> Any:
-    return importlib.import_module(f"transports.{transport}").DecartClient(**client_options(emu))
+    module = importlib.import_module(f"decart_proto.transports.{transport}")
+    return module.DecartClient(**client_options(emu))
 
 
 def _plain(stream: Any) -> Any:

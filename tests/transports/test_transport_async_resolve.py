@@ -37,7 +37,7 @@ from importlib import import_module
 sys.path.insert(0, sys.argv[2])
 from transport_helpers import module_of, run_on
 loop = sys.argv[1]
-module = import_module("transports." + module_of(loop))
+module = import_module("decart_proto.transports." + module_of(loop))
 started = time.monotonic()
 
 async def main():
@@ -114,7 +114,9 @@ def test_each_address_of_a_name_is_tried_in_order(
     resolver["two.test"] = [_refusing_address(), ("127.0.0.1", port)]
     resolver["none.test"] = [_refusing_address(), _refusing_address()]
     resolver["empty.test"] = []
-    module = importlib.import_module("transports." + ("trio" if loop == "trio" else "asyncio"))
+    module = importlib.import_module(
+        "decart_proto.transports." + ("trio" if loop == "trio" else "asyncio")
+    )
 
     async def main() -> str:
         async with module.DecartClient(

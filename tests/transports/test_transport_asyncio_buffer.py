@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from transports.asyncio import _Stream
+from decart_proto.transports.asyncio import _Stream
 
 
 class _Transport(asyncio.Transport):

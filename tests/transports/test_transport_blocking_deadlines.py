@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 import trustme
+from decart_proto.transports.blocking import DecartClient
 
 from decart_proto import DeadlineExceededError, models
-from transports.blocking import DecartClient
 
 MODEL = models.video("lucy-2.1")
 DEADLINE = 2.0
@@ -147,7 +147,7 @@ _SLOW_RESOLVER = textwrap.dedent(
         return real(host, *args, **kwargs)
     socket.getaddrinfo = slow
 
-    from transports.blocking import DecartClient, DeadlineExceededError
+    from decart_proto.transports.blocking import DecartClient, DeadlineExceededError
     with DecartClient(api_key="k", base_url="http://slow.invalid:9") as client:
         start = time.monotonic()
         try:

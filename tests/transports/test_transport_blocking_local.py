@@ -9,11 +9,11 @@ import os
 from typing import Any
 
 import pytest
+from decart_proto.transports.blocking import DecartClient
 from transport_helpers import client_options
 
 from decart_emulator import Emulator
 from decart_proto import InvalidInputError, models
-from transports.blocking import DecartClient
 
 MODEL = models.video("lucy-2.1")
 SIZE = 3 * 1024 * 1024  # several chunks of the upload

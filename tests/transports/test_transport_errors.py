@@ -100,7 +100,7 @@ async def test_key_from_the_environment(
     transport: str, emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DECART_API_KEY", emu.api_key)
-    module = importlib.import_module(f"transports.{transport}")
+    module = importlib.import_module(f"decart_proto.transports.{transport}")
     ssl_context = emu.client_ssl_context() if emu.ca_pem_path is not None else None
     client = module.DecartClient(base_url=emu.base_url, ssl_context=ssl_context)
     try:
@@ -112,7 +112,7 @@ async def test_key_from_the_environment(
 
 
 async def test_no_key_and_bad_base_url(transport: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    module = importlib.import_module(f"transports.{transport}")
+    module = importlib.import_module(f"decart_proto.transports.{transport}")
     monkeypatch.delenv("DECART_API_KEY", raising=False)
     with pytest.raises(module.InvalidAPIKeyError):
         module.DecartClient()
@@ -126,7 +126,7 @@ async def test_no_key_and_bad_base_url(transport: str, monkeypatch: pytest.Monke
 async def test_tls_is_verified_by_default(transport: str, emulators: dict[str, Emulator]) -> None:
     """A client that does not trust the emulator's throwaway CA refuses to talk to it."""
     emu = emulators["https"]
-    module = importlib.import_module(f"transports.{transport}")
+    module = importlib.import_module(f"decart_proto.transports.{transport}")
     # Default retry policy and a short deadline: a certificate failure must not be retried, so
     # the call fails with the submit's own error at once, not with DeadlineExceededError after
     # retrying until the deadline.
@@ -157,7 +157,7 @@ def test_each_module_exports_the_docs_names() -> None:
              "QueueResultError", "DecartSDKError", "InvalidInputError"}  # fmt: skip
     exported = []
     for transport in ("blocking", "asyncio", "trio"):
-        module = importlib.import_module(f"transports.{transport}")
+        module = importlib.import_module(f"decart_proto.transports.{transport}")
         assert names <= set(module.__all__)
         for name in module.__all__:
             assert getattr(module, name) is not None

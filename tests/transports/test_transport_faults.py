@@ -17,12 +17,12 @@ import anyio
 import pytest
 import trio
 import trio.testing
+from decart_proto.transports.trio import DeadlineExceededError as TrioDeadlineExceededError
+from decart_proto.transports.trio import DecartClient as TrioClient
 from transport_helpers import leftovers
 
 from decart_emulator import Emulator, Fault
 from decart_proto import PollPolicy, Timeouts, models
-from transports.trio import DeadlineExceededError as TrioDeadlineExceededError
-from transports.trio import DecartClient as TrioClient
 
 pytestmark = pytest.mark.anyio
 
@@ -374,11 +374,11 @@ import os, sys
 from decart_emulator import Emulator
 transport = sys.argv[1]
 if transport == "blocking":
-    from transports.blocking import DecartClient, DeadlineExceededError, models
+    from decart_proto.transports.blocking import DecartClient, DeadlineExceededError, models
 else:
     import asyncio, trio
     from importlib import import_module
-    module = import_module("transports." + transport)
+    module = import_module("decart_proto.transports." + transport)
     DecartClient, DeadlineExceededError, models = (
         module.DecartClient, module.DeadlineExceededError, module.models
     )

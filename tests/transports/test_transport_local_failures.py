@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from decart_proto.transports import _common
 from transport_helpers import leftovers
 
 from decart_emulator import Emulator
 from decart_proto import InvalidInputError, OutputError, models
-from transports import _common
 
 pytestmark = pytest.mark.anyio
 

@@ -25,9 +25,9 @@ T = TypeVar("T")
 
 # A second key the emulators accept, for the tests of its secrecy.
 SECRET = "sk-test-0123456789abcdef-secret"
-# The client modules (``transports.<name>``), and the loops the suite runs them on: the asyncio
-# client runs on the stdlib loop and on uvloop (the default loop of uvicorn deployments), so a
-# test id names the loop a call ran on.
+# The client modules (``decart_proto.transports.<name>``), and the loops the suite runs them on:
+# the asyncio client runs on the stdlib loop and on uvloop (the default loop of uvicorn
+# deployments), so a test id names the loop a call ran on.
 TRANSPORTS = ("blocking", "asyncio", "trio")
 LOOPS = ("blocking", "asyncio", "uvloop", "trio")
 SCHEMES = ("http", "https")
@@ -49,7 +49,7 @@ class Api:
     def __init__(self, transport: str, client: Any) -> None:
         self.transport = transport
         self.client = client
-        self.module = importlib.import_module(f"transports.{transport}")
+        self.module = importlib.import_module(f"decart_proto.transports.{transport}")
         self.queue = _Queue(transport, client.queue)
 
     def idle_connections(self) -> list[Any]:
