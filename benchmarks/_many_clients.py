@@ -9,7 +9,7 @@ asyncio client on uvloop's loop — and ``trio``), Decart's official ``decart`` 
 same GETs. The async clients run one task per job; the blocking client's threads take the jobs'
 polls in turn (job 0, 1, …, N-1, then each again), so every job stays tracked for the whole run
 whatever the number of threads. Every answer is checked: status 200, ``completed``, and the id
-that was asked for.
+that was asked for (the server echoes it; our clients return the id they were asked about).
 
 A failed poll is counted by kind (``EMFILE`` when the process ran out of file descriptors) and
 the job goes on, so that a client under a low ``--fd-limit`` reports its failures instead of

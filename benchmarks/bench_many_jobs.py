@@ -97,7 +97,8 @@ def _sample(report: dict[str, Any], server: dict[str, Any], whole_cpu: float) ->
         # Sockets the client held at once plus what it had open before: at the limit, some
         # socket() calls failed with EMFILE, whether or not the client retried them quietly.
         "fd_limit_hit": sockets + report["fds_before"] >= report["fd_limit"],
-        "server_cpu_pct": 100 * server["cpu_s"] / max(server["wall_s"], 1e-9),
+        # The server's CPU over the client's measured time: near 100% would make it the limit.
+        "server_cpu_pct": 100 * server["cpu_s"] / report["seconds"],
         "server_us_per_request": 1e6 * server["cpu_s"] / max(server["requests"], 1),
     }
 
