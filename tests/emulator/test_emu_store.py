@@ -102,3 +102,12 @@ def test_a_job_that_ended_cannot_be_failed(store: JobStore) -> None:
         store.force_failure("unknown", "x")
     store.record_render("unknown", "/r", None)  # a job removed meanwhile: nothing to record
     assert store.get("unknown") is None
+
+
+def test_a_commit_does_not_wait_for_the_disk(store: JobStore) -> None:
+    """Write-ahead log with synchronous=NORMAL: the log is synced at checkpoints, not on every
+    commit. With FULL, each submit waited for an fsync on the event loop's thread, and 2,000
+    submits at once queued behind the disk (benchmarks/bench_scale_e2e.py). A restart still
+    finds every job (test_jobs_survive_a_restart_with_a_state_dir)."""
+    assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert store._db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
