@@ -155,7 +155,9 @@ class EmulatorApp:
         if boundary is None:
             # Not a multipart form: FastAPI sees no fields, and reports the required ones.
             return ParsedForm()
-        return await read_form(exchange.body_chunks(), boundary, self.core.spool_dir, limit)
+        return await read_form(
+            exchange.body_chunks(), boundary, self.core.spool_dir, limit, self.core.in_memory_bytes
+        )
 
     async def _status(self, exchange: Exchange, job_id: str, api_key: str) -> None:
         job = self.core.job_for(job_id, api_key)
@@ -175,5 +177,9 @@ class EmulatorApp:
             if status == FAILED:
                 detail = {"detail": f"Job failed: {failure_reason(job)}"}
             await exchange.respond_json(409, detail)
+            return
+        data = self.core.result_in_memory(job)
+        if data is not None:
+            await exchange.respond(200, data, "video/mp4")
             return
         await exchange.respond_file(200, Path(job.result_path), "video/mp4")

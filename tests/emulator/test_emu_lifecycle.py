@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from emulator_helpers import request, submit, wait_for
 
-from decart_emulator import Emulator, Fault
+from decart_emulator import Emulator, Fault, sample_video_path
+from decart_emulator._core import SMALL_UPLOAD_BYTES
 from decart_emulator._jobs import Job, status_at
 
 
@@ -123,6 +124,26 @@ def test_without_a_state_dir_nothing_is_left_behind() -> None:
         state_dir = emu._running().state_dir
         assert state_dir.exists()
     assert not state_dir.exists()
+
+
+def test_without_a_state_dir_a_small_job_creates_no_file() -> None:
+    """Without a state directory or re-encoding, a small input stays in memory and is served
+    from there (creating a file cost about 1 ms of kernel time per submit); a larger one is
+    spooled and kept on disk as before, and both come back byte for byte."""
+    small = sample_video_path().read_bytes()
+    large = bytes(range(256)) * (SMALL_UPLOAD_BYTES // 256) + b"one byte past the limit"
+    with Emulator(pending_seconds=0, processing_seconds=0, reencode=False) as emu:
+        core = emu._running()
+        small_id = submit(emu, files={"data": small, "reference_image": b"png"}).json()["job_id"]
+        assert list(core.spool_dir.iterdir()) == list(core.jobs_dir.iterdir()) == []
+        large_id = submit(emu, files={"data": large}).json()["job_id"]
+        assert [p.name for p in core.jobs_dir.iterdir()] == [large_id]
+        assert list(core.spool_dir.iterdir()) == []
+        wait_for(lambda: emu.jobs == {small_id: "completed", large_id: "completed"})
+        for job_id, video in ((small_id, small), (large_id, large)):
+            reply = request(emu, "GET", f"/v1/jobs/{job_id}/content")
+            assert (reply.status, reply.body) == (200, video)
+            assert reply.headers["content-type"] == "video/mp4"
 
 
 def test_a_render_interrupted_by_a_restart_is_done_again(tmp_path: Path) -> None:
