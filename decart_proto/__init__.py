@@ -42,7 +42,9 @@ from ._multipart import BodyPlan as BodyPlan
 from ._multipart import FileRegion as FileRegion
 from ._multipart import plan_body as plan_body
 from ._ops import Acquire as Acquire
+from ._ops import Connect as Connect
 from ._ops import Connection as Connection
+from ._ops import DriverGen as DriverGen
 from ._ops import Notify as Notify
 from ._ops import Op as Op
 from ._ops import OutputReset as OutputReset
@@ -52,9 +54,11 @@ from ._ops import Progress as Progress
 from ._ops import ReadFile as ReadFile
 from ._ops import Receive as Receive
 from ._ops import Release as Release
+from ._ops import Reply as Reply
 from ._ops import SendBytes as SendBytes
 from ._ops import SendFile as SendFile
 from ._ops import Sleep as Sleep
+from ._ops import StartTLS as StartTLS
 from ._policy import DEFAULT_JOB_TIMEOUT as DEFAULT_JOB_TIMEOUT
 from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT as DEFAULT_MAX_IN_MEMORY_RESULT
 from ._policy import PollPolicy as PollPolicy

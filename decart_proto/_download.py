@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Generator
-from typing import Any
 
 import h11
 
@@ -14,7 +13,7 @@ from ._coding import CodingError, Decoder, coding_of
 from ._errors import DecartSDKError, OutputError, QueueResultError
 from ._exchange import Response
 from ._job import resume_hint
-from ._ops import Op, OutputReset, OutputWrite
+from ._ops import OutputReset, OutputWrite, Progress
 from ._progress import Meter
 from ._responses import header
 
@@ -54,7 +53,7 @@ class Download:
         self.status = 0  # of the answer being read
         self.decoder: Decoder | None = None  # for a body that came compressed
 
-    def start(self, job_id: str) -> Generator[Op, Any, None]:
+    def start(self, job_id: str) -> Generator[OutputReset, object, None]:
         """A download of *job_id*'s result begins: drop what an earlier, failed one passed
         on."""
         self.job_id = job_id
@@ -92,7 +91,7 @@ class Download:
             # body stop short of it.)
             self.kept = io.BytesIO(bytes(announced))
 
-    def sink(self, data: bytes) -> Generator[Op, Any, None]:
+    def sink(self, data: bytes) -> Generator[OutputWrite | Progress, object, None]:
         """A piece of the body, as the exchange received it."""
         if self.decoder is None:
             yield from self._keep(data)
@@ -105,7 +104,7 @@ class Download:
         if self.meter is not None:
             yield from self.meter.downloaded(len(data))
 
-    def _keep(self, data: bytes) -> Generator[Op, Any, None]:
+    def _keep(self, data: bytes) -> Generator[OutputWrite, object, None]:
         """A piece of the result itself."""
         self.written = True
         self.size += len(data)
@@ -119,7 +118,7 @@ class Download:
                 raise self._too_large(f"more than {self.limit} bytes so far")
             self.kept.write(data)
 
-    def finish(self, response: Response) -> Generator[Op, Any, None]:
+    def finish(self, response: Response) -> Generator[Progress, object, None]:
         """The whole body of the 2xx *response* arrived."""
         if self.decoder is not None:
             try:

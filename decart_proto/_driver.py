@@ -9,8 +9,8 @@ generator from :class:`Driver` to its end, answering each op; its return value i
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Generator, Mapping
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 import h11
 
@@ -21,7 +21,7 @@ from ._inputs import FileInfo, SubmitForm, prepare_submit
 from ._job import Failure, Fetch, Finish, JobMachine, Mode, Poll, Submit, Wait
 from ._job_state import JobState
 from ._multipart import BodyPlan, plan_body
-from ._ops import Notify, Op, ProbeFile, Sleep
+from ._ops import DriverGen, Notify, ProbeFile, Sleep
 from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT, PollPolicy, RetryPolicy, Timeouts
 from ._progress import Meter
 from ._redact import Redactor
@@ -38,7 +38,7 @@ from ._responses import (
 
 __all__ = ["Clock", "Driver", "Randomness"]
 
-DriverGen = Generator[Op, Any, Any]
+S = TypeVar("S")
 
 
 class Clock(Protocol):
@@ -64,13 +64,13 @@ _T = TypeVar("_T")
 
 
 def _redacted(
-    call: Callable[Concatenate[Driver, _P], Generator[Op, Any, _T]],
-) -> Callable[Concatenate[Driver, _P], Generator[Op, Any, _T]]:
+    call: Callable[Concatenate[Driver[S], _P], DriverGen[S, _T]],
+) -> Callable[Concatenate[Driver[S], _P], DriverGen[S, _T]]:
     """A call of the driver, whose errors leave through here with the API key masked
     (``_redact.py``): the one place they all pass, whichever layer raised them."""
 
     @functools.wraps(call)
-    def redacted(self: Driver, /, *args: _P.args, **kwargs: _P.kwargs) -> Generator[Op, Any, _T]:
+    def redacted(self: Driver[S], /, *args: _P.args, **kwargs: _P.kwargs) -> DriverGen[S, _T]:
         try:
             return (yield from call(self, *args, **kwargs))
         except Exception as exc:
@@ -84,9 +84,10 @@ def _redacted(
     return redacted
 
 
-class Driver:
+class Driver(Generic[S]):
     """Builds one generator per API call. Holds no connection and no per-call state, so one
-    driver serves any number of concurrent calls.
+    driver serves any number of concurrent calls. ``S`` is the transport's stream type, which
+    the ops' connections carry (``Driver[socket]``, say).
 
     *max_in_memory_result* bounds a result returned as ``bytes`` (the call fails, pointing to
     an output, past it); a result streamed to an output has no bound."""
@@ -136,7 +137,7 @@ class Driver:
         *,
         timeout: float | None = None,
         progress: bool = False,
-    ) -> Generator[Op, Any, JobSubmitResponse]:
+    ) -> DriverGen[S, JobSubmitResponse]:
         form = prepare_submit(options)
         machine = self._machine(Mode.SUBMIT, timeout, None)
         yield from self._run(machine, form, to_output=False, progress=progress)
@@ -146,7 +147,7 @@ class Driver:
     @_redacted
     def status(
         self, job_id: str, *, timeout: float | None = None
-    ) -> Generator[Op, Any, JobStatusResponse]:
+    ) -> DriverGen[S, JobStatusResponse]:
         now, deadline = self._deadline(timeout)
         request, wire = built_get(self.target, self.credentials, job_id)  # checks the id
         # Nearly every status call is one request answered with a 2xx, and callers poll in
@@ -176,7 +177,7 @@ class Driver:
         to_output: bool = False,
         timeout: float | None = None,
         progress: bool = False,
-    ) -> Generator[Op, Any, QueueJobResult]:
+    ) -> DriverGen[S, QueueJobResult]:
         machine = self._machine(Mode.RESULT, timeout, job_id)
         try:
             outcome = yield from self._run(machine, None, to_output=to_output, progress=progress)
@@ -210,7 +211,7 @@ class Driver:
         to_output: bool = False,
         timeout: float | None = None,
         progress: bool = False,
-    ) -> Generator[Op, Any, QueueJobResult]:
+    ) -> DriverGen[S, QueueJobResult]:
         """Submit, poll until the job ends, fetch its result. With *progress*, the generator
         also yields :class:`Progress` ops for the upload and the download."""
         form = prepare_submit(options)
@@ -227,7 +228,7 @@ class Driver:
         to_output: bool = False,
         timeout: float | None = None,
         progress: bool = False,
-    ) -> Generator[Op, Any, QueueJobResult]:
+    ) -> DriverGen[S, QueueJobResult]:
         """Resume waiting for a job submitted earlier (by this process or another)."""
         machine = self._machine(Mode.RESUME, timeout, job_id)
         outcome = yield from self._run(machine, None, to_output=to_output, progress=progress)
@@ -276,7 +277,7 @@ class Driver:
         *,
         to_output: bool,
         progress: bool = False,
-    ) -> Generator[Op, Any, QueueJobResult | None]:
+    ) -> DriverGen[S, QueueJobResult | None]:
         """Drive *machine* to its end: the job's result, or None for a one-shot call (whose
         answer is in the machine)."""
         body: BodyPlan | None = None
@@ -345,7 +346,7 @@ class Driver:
         fetch: Download | None = None,
         meter: Meter | None = None,
         wire: bytes | None = None,
-    ) -> Generator[Op, Any, Response | Failure]:
+    ) -> DriverGen[S, Response | Failure]:
         """One request: its 2xx response, or the failure it came to."""
         # A submit never rides a kept-alive connection: one the server is closing at that
         # moment would leave us unable to tell whether the job was created.
@@ -422,11 +423,13 @@ class Driver:
             no_job_created=response.status == 429 or (response.status == 503 and wait is not None),
         )
 
-    def _plan(self, form: SubmitForm) -> Generator[Op, Any, BodyPlan]:
+    def _plan(self, form: SubmitForm) -> DriverGen[S, BodyPlan]:
         infos: dict[str, FileInfo] = {}
         for file in form.files:
             if file.in_memory is None:
-                infos[file.field] = yield ProbeFile(file)
+                info = yield ProbeFile(file)
+                assert isinstance(info, FileInfo), info
+                infos[file.field] = info
         boundary = f"decart-proto-{self.rand.getrandbits(128):032x}"
         return plan_body(form, infos, boundary)
 

@@ -9,19 +9,36 @@ cleanly, bounded heads and bodies, a response that arrives while the upload is s
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, TypeVar
 
 import h11
 
 from ._coding import coding_of
 from ._errors import LocalProtocolError, NetworkError, RemoteProtocolError
 from ._multipart import BodyPlan, FileRegion
-from ._ops import MAX_HEAD, Acquire, Connection, Op, ReadFile, Receive, Release, SendBytes, SendFile
+from ._ops import (
+    MAX_HEAD,
+    Acquire,
+    Connect,
+    Connection,
+    Op,
+    OutputWrite,
+    Progress,
+    ReadFile,
+    Receive,
+    Release,
+    Reply,
+    SendBytes,
+    SendFile,
+    StartTLS,
+)
 from ._plain_head import PlainHead, read_fields, read_plain_head
 from ._requests import Origin
 from ._responses import MAX_SMALL_BODY
 
 __all__ = ["ExchangeFailed", "Response", "exchange"]
+
+S = TypeVar("S")
 
 # 64 KiB stays under glibc's mmap threshold: 256 KiB reads were mapped and unmapped per chunk
 # and cut download throughput by 3x (benchmarks/bench_download.py, docs/benchmarks.md).
@@ -104,9 +121,12 @@ class ExchangeFailed(Exception):
 NO_RESPONSE = "the server closed the connection without a response"
 
 
-Sink = Callable[[bytes], Generator[Op, Any, None]]
+# What the exchange's hooks may yield: ops a transport answers with None.
+HookOps = Generator[OutputWrite | Progress, object, None]
+# Given each piece of a 2xx body that goes to a sink (a download).
+Sink = Callable[[bytes], HookOps]
 # Told how many payload bytes of the body just went out (for upload progress).
-Sent = Callable[[int], Generator[Op, Any, None]]
+Sent = Callable[[int], HookOps]
 # Told the head of a 2xx response whose body goes to the sink (for download progress).
 Head = Callable[[h11.Response], None]
 # With a Sent hook, file regions go out in pieces of at most this size, so that progress is
@@ -128,7 +148,7 @@ def exchange(
     sent: Sent | None = None,
     on_head: Head | None = None,
     wire: bytes | None = None,
-) -> Generator[Op, Any, Response]:
+) -> Generator[Op[S], Reply[S], Response]:
     """Send *request* with *body*, return the response. A 2xx body goes to *sink* when one is
     given (its head to *on_head* first); every other body is read into memory, bounded. *sent*
     hears how much of the body has gone out. Each step may take *step* seconds, and nothing
@@ -144,7 +164,7 @@ def exchange(
         return min(deadline, clock() + step)
 
     try:
-        conn: Connection = yield Acquire(origin, soon(), fresh)
+        conn: Connection[S] = yield from _open(origin, soon(), fresh)
     except NetworkError as exc:
         raise ExchangeFailed(exc, sent=False) from None
     plain = wire is not None and body is None
@@ -221,18 +241,41 @@ def exchange(
     return response
 
 
+def _open(
+    origin: Origin, deadline: float, fresh: bool
+) -> Generator[Op[S], Reply[S], Connection[S]]:
+    """A connection to *origin*: an idle one from the pool unless *fresh* is asked for, else
+    a new one, with TLS when the origin is https. Connecting and the handshake share one
+    step's *deadline*."""
+    if not fresh:
+        pooled = yield Acquire(origin, deadline)
+        if pooled is not None:
+            assert isinstance(pooled, Connection), pooled
+            return pooled
+    conn = yield Connect(origin, origin.host, origin.port, deadline)
+    assert isinstance(conn, Connection), conn
+    if origin.tls:
+        try:
+            yield StartTLS(conn, origin.host, deadline)
+        except NetworkError:
+            yield Release(conn, reuse=False)
+            raise
+    return conn
+
+
 def _plain_receive(
-    conn: Connection,
+    conn: Connection[S],
     request: h11.Request,
     soon: Callable[[], float],
     sink: Sink | None,
     on_head: Head | None,
-) -> Generator[Op, Any, tuple[Response, bool | None]]:
+) -> Generator[Op[S], Reply[S], tuple[Response, bool | None]]:
     """The answer to a request sent as its wire bytes, and whether the connection may be
     reused. A plain answer is read here: whole when it is small, streamed to the sink when it
     is a 2xx going there. Anything else is h11's to read from the bytes received so far (the
     reuse is then None: h11's states say)."""
-    data: bytes = yield Receive(conn, RECEIVE_SIZE, soon())
+    data = yield Receive(conn, RECEIVE_SIZE, soon())
+    assert isinstance(data, bytes), data
     got = [data]
     found = read_plain_head(data) if data else None
     if found is not None and found.body_start <= MAX_HEAD:
@@ -242,6 +285,7 @@ def _plain_receive(
         size = len(data)
         while size < want and found.body_length <= MAX_SMALL_BODY:
             data = yield Receive(conn, RECEIVE_SIZE, soon())
+            assert isinstance(data, bytes), data
             got.append(data)
             if not data:
                 break
@@ -256,13 +300,13 @@ def _plain_receive(
 
 
 def _stream_plain(
-    conn: Connection,
+    conn: Connection[S],
     found: PlainHead,
     data: bytes,
     soon: Callable[[], float],
     sink: Sink,
     on_head: Head | None,
-) -> Generator[Op, Any, tuple[Response, bool]]:
+) -> Generator[Op[S], Reply[S], tuple[Response, bool]]:
     """A plain 2xx body of known length, passed to the sink as it arrives: each chunk as the
     transport gave it (h11 would copy it twice)."""
     if on_head is not None:
@@ -276,7 +320,9 @@ def _stream_plain(
     if piece:
         yield from sink(piece)
     while left:
-        data = yield Receive(conn, RECEIVE_SIZE, soon())
+        more = yield Receive(conn, RECEIVE_SIZE, soon())
+        assert isinstance(more, bytes), more
+        data = more
         if not data:
             raise RemoteProtocolError(
                 "the server broke HTTP/1.1: peer closed connection without sending complete "
@@ -290,15 +336,15 @@ def _stream_plain(
     return Response(found.status, None, b"", fields=found.fields), not extra
 
 
-def _tell_h11(conn: Connection, request: h11.Request) -> None:
+def _tell_h11(conn: Connection[S], request: h11.Request) -> None:
     # The bytes h11 writes are the ones already sent as the request's wire form.
     _send(conn, request)
     _send(conn, _END)
 
 
 def _early_response(
-    conn: Connection, failure: NetworkError, window: float
-) -> Generator[Op, Any, Response]:
+    conn: Connection[S], failure: NetworkError, window: float
+) -> Generator[Op[S], Reply[S], Response]:
     """The server may have answered before reading the whole body, then closed: that answer
     (a 401, a 413) is worth more than the broken pipe it caused. Without one, the send's
     failure is the exchange's."""
@@ -308,7 +354,7 @@ def _early_response(
         raise ExchangeFailed(failure, sent=True) from None
 
 
-def _send(conn: Connection, event: h11.Event) -> bytes:
+def _send(conn: Connection[S], event: h11.Event) -> bytes:
     try:
         data = conn.http.send(event)
     except h11.LocalProtocolError as exc:
@@ -317,7 +363,7 @@ def _send(conn: Connection, event: h11.Event) -> bytes:
     return data
 
 
-def _send_region(conn: Connection, region: FileRegion) -> list[Any]:
+def _send_region(conn: Connection[S], region: FileRegion) -> list[Any]:
     # h11 frames the region and hands it back untouched, so the transport can sendfile.
     try:
         parts = conn.http.send_with_data_passthrough(h11.Data(data=region))  # type: ignore[arg-type]
@@ -346,12 +392,12 @@ def _pieces(region: FileRegion, sent: Sent | None) -> list[FileRegion]:
 
 
 def _send_body(
-    conn: Connection,
+    conn: Connection[S],
     body: BodyPlan,
     soon: Callable[[], float],
     deadline: float,
     sent: Sent | None,
-) -> Generator[Op, Any, None]:
+) -> Generator[Op[S], Reply[S], None]:
     for segment in body.segments:
         if isinstance(segment, bytes):
             yield SendBytes(conn, _send(conn, h11.Data(data=segment)), soon())
@@ -369,7 +415,8 @@ def _send_body(
         else:
             while True:
                 # The writer of a pipe sets its pace: only the call's deadline bounds it.
-                chunk: bytes = yield ReadFile(segment.file, READ_FILE_SIZE, deadline)
+                chunk = yield ReadFile(segment.file, READ_FILE_SIZE, deadline)
+                assert isinstance(chunk, bytes), chunk
                 if not chunk:
                     break
                 yield SendBytes(conn, _send(conn, h11.Data(data=chunk)), soon())
@@ -381,12 +428,12 @@ def _send_body(
 
 
 def _receive(
-    conn: Connection,
+    conn: Connection[S],
     soon: Callable[[], float],
     sink: Sink | None,
     on_head: Head | None = None,
     received_already: list[bytes] | None = None,
-) -> Generator[Op, Any, Response]:
+) -> Generator[Op[S], Reply[S], Response]:
     # Starts by receiving: a connection's buffer is empty when an exchange begins (a fresh
     # one; a kept-alive one is pooled only without trailing bytes), so asking h11 first would
     # only hear NEED_DATA. Events are told apart by exact type, which is much cheaper than
@@ -402,7 +449,9 @@ def _receive(
         if backlog:
             data = backlog.pop(0)
         else:
-            data = yield Receive(conn, RECEIVE_SIZE, soon())
+            reply = yield Receive(conn, RECEIVE_SIZE, soon())
+            assert isinstance(reply, bytes), reply
+            data = reply
         if not data and head is None:
             # Said here because h11's words for it name its own states, not the problem.
             raise RemoteProtocolError(NO_RESPONSE)

@@ -6,26 +6,30 @@ A connection is in the pool only between exchanges; one lent out is the transpor
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from ._ops import Connection
 from ._requests import Origin
 
 __all__ = ["ConnectionPool"]
 
+S = TypeVar("S")
 
-class ConnectionPool:
+
+class ConnectionPool(Generic[S]):
     def __init__(self, max_idle_per_origin: int = 8) -> None:
         if max_idle_per_origin < 0:
             raise ValueError("max_idle_per_origin must be >= 0")
         self.max_idle = max_idle_per_origin
-        self._idle: dict[Origin, list[Connection]] = {}
+        self._idle: dict[Origin, list[Connection[S]]] = {}
 
-    def take(self, origin: Origin) -> Connection | None:
+    def take(self, origin: Origin) -> Connection[S] | None:
         """The most recently used idle connection to *origin* (the likeliest to be alive), or
         None."""
         idle = self._idle.get(origin)
         return idle.pop() if idle else None
 
-    def give_back(self, conn: Connection, reuse: bool) -> Connection | None:
+    def give_back(self, conn: Connection[S], reuse: bool) -> Connection[S] | None:
         """Return *conn*; the connection the transport must now close, if any."""
         if not reuse:
             return conn
@@ -35,7 +39,7 @@ class ConnectionPool:
             return idle.pop(0)
         return None
 
-    def drain(self) -> list[Connection]:
+    def drain(self) -> list[Connection[S]]:
         """Every idle connection, forgotten: for the transport to close on exit."""
         every = [c for idle in self._idle.values() for c in idle]
         self._idle.clear()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any
 
 import h11
 
 from ._multipart import BodyPlan
-from ._ops import Op, Progress
+from ._ops import Progress
 from ._responses import header
 
 __all__ = ["Meter"]
@@ -30,10 +29,10 @@ class Meter:
         self.done = self.told = 0
         self.total = None
 
-    def uploaded(self, body: BodyPlan) -> Callable[[int], Generator[Op, Any, None]]:
+    def uploaded(self, body: BodyPlan) -> Callable[[int], Generator[Progress, object, None]]:
         total = body.content_length
 
-        def sent(n: int) -> Generator[Op, Any, None]:
+        def sent(n: int) -> Generator[Progress, object, None]:
             self.done += n
             yield Progress("upload", self.done, total)
 
@@ -43,7 +42,7 @@ class Meter:
         length = header(head.headers, b"content-length")
         self.total = int(length) if length is not None and length.isdigit() else None
 
-    def downloaded(self, n: int, *, final: bool = False) -> Generator[Op, Any, None]:
+    def downloaded(self, n: int, *, final: bool = False) -> Generator[Progress, object, None]:
         self.done += n
         if self.done - self.told >= DOWNLOAD_STEP or (final and self.done != self.told):
             self.told = self.done

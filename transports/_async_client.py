@@ -12,19 +12,22 @@ from __future__ import annotations
 import abc
 import inspect
 import ssl
-from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 from decart_proto import (
     Acquire,
+    Connect,
     Connection,
     ConnectionPool,
+    Driver,
+    DriverGen,
     FileRegion,
     JobStatusResponse,
     JobSubmitResponse,
     NetworkError,
     Notify,
-    Origin,
+    Op,
     OutputError,
     OutputReset,
     OutputWrite,
@@ -35,10 +38,12 @@ from decart_proto import (
     ReadFile,
     Receive,
     Release,
+    Reply,
     RetryPolicy,
     SendBytes,
     SendFile,
     Sleep,
+    StartTLS,
     Timeouts,
 )
 
@@ -59,14 +64,15 @@ from ._common import (
 __all__ = ["AsyncDecartClient", "AsyncIO", "QueueClient", "send_in_chunks"]
 
 T = TypeVar("T")
-C = TypeVar("C", bound="AsyncDecartClient")
+S = TypeVar("S")
+C = TypeVar("C", bound="AsyncDecartClient[Any]")
 
 
-class AsyncIO(abc.ABC):
-    """One event loop's primitives. A stream is whatever ``connect`` returns; it travels inside
-    :class:`Connection` and comes back to the other methods. Every method raises ``OSError`` or
-    :class:`NetworkError` (``IOTimeout`` once ``deadline`` passes) for a network failure, and
-    lets the loop's own cancellation through."""
+class AsyncIO(abc.ABC, Generic[S]):
+    """One event loop's primitives over its streams ``S``. A stream is what ``connect`` (or
+    ``start_tls``) returns; it travels inside :class:`Connection` and comes back to the other
+    methods. Every method raises ``OSError`` or :class:`NetworkError` (``IOTimeout`` once
+    ``deadline`` passes) for a network failure, and lets the loop's own cancellation through."""
 
     name: str
 
@@ -75,19 +81,26 @@ class AsyncIO(abc.ABC):
         """The loop's clock, which is the driver's clock: deadlines are on it."""
 
     @abc.abstractmethod
-    async def connect(self, origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> object:
-        """A connected stream (TLS handshake done when ``tls``); nothing left open on failure."""
+    async def connect(self, host: str, port: int, deadline: float) -> S:
+        """A connected plain stream; nothing left open on failure."""
 
     @abc.abstractmethod
-    async def send(self, stream: Any, data: bytes, deadline: float) -> None: ...
+    async def start_tls(
+        self, stream: S, context: ssl.SSLContext, server_hostname: str, deadline: float
+    ) -> S:
+        """*stream* with TLS over it, the handshake done (the certificate verified for
+        *server_hostname*). On failure the caller closes *stream*."""
 
     @abc.abstractmethod
-    async def send_file(self, stream: Any, region: FileRegion, deadline: float) -> int:
+    async def send(self, stream: S, data: bytes, deadline: float) -> None: ...
+
+    @abc.abstractmethod
+    async def send_file(self, stream: S, region: FileRegion, deadline: float) -> int:
         """Send the region (``sendfile`` where the loop can); the number of bytes sent, fewer
         only when the file ended early."""
 
     @abc.abstractmethod
-    async def receive(self, stream: Any, max_bytes: int, deadline: float) -> bytes: ...
+    async def receive(self, stream: S, max_bytes: int, deadline: float) -> bytes: ...
 
     @abc.abstractmethod
     async def sleep_until(self, until: float) -> None: ...
@@ -99,11 +112,11 @@ class AsyncIO(abc.ABC):
         it either."""
 
     @abc.abstractmethod
-    def is_stale(self, stream: Any) -> bool:
+    def is_stale(self, stream: S) -> bool:
         """An idle stream the server has closed (or sent unasked-for bytes on)."""
 
     @abc.abstractmethod
-    def close(self, stream: Any) -> None:
+    def close(self, stream: S) -> None:
         """Close at once, without waiting: used for streams half-way through an exchange."""
 
 
@@ -124,13 +137,13 @@ async def send_in_chunks(f: Any, length: int, send: Callable[[bytes], Awaitable[
     return sent
 
 
-class _Run:
+class _Run(Generic[S]):
     """Executes one driver generator on the loop. Its ``held`` set is what makes cancellation
     safe: a connection lent out to this call is closed, never pooled, if the call ends early."""
 
     def __init__(
         self,
-        client: AsyncDecartClient,
+        client: AsyncDecartClient[S],
         callback: StatusCallback | None,
         output: Output | None,
         on_progress: ProgressCallback | None,
@@ -140,10 +153,10 @@ class _Run:
         self.callback = callback
         self.output = output
         self.on_progress = on_progress
-        self.held: set[Connection] = set()
+        self.held: set[Connection[S]] = set()
 
-    async def run(self, gen: Generator[Any, Any, T]) -> T:
-        reply: Any = None
+    async def run(self, gen: DriverGen[S, T]) -> T:
+        reply: Reply[S] = None
         error: BaseException | None = None
         try:
             while True:
@@ -152,8 +165,9 @@ class _Run:
                 except StopIteration as stop:
                     # A failed commit propagates: the driver has returned, so finish_output
                     # adds the job id itself.
-                    finish_output(self.output, stop.value)
-                    return stop.value  # type: ignore[no-any-return]
+                    value: T = stop.value
+                    finish_output(self.output, value)
+                    return value
                 reply, error = None, None
                 try:
                     reply = await self.execute(op)
@@ -175,7 +189,7 @@ class _Run:
         finally:
             gen.close()
 
-    async def execute(self, op: Any) -> Any:
+    async def execute(self, op: Op[S]) -> Reply[S]:
         io = self.io
         if isinstance(op, Receive):
             return await io.receive(op.connection.stream, op.max_bytes, op.deadline)
@@ -183,9 +197,19 @@ class _Run:
             await io.send(op.connection.stream, op.data, op.deadline)
             return None
         if isinstance(op, Acquire):
-            conn = await self.client._acquire(op)
+            pooled = self.client._acquire(op)
+            if pooled is not None:
+                self.held.add(pooled)
+            return pooled
+        if isinstance(op, Connect):
+            conn = Connection(op.origin, await io.connect(op.host, op.port, op.deadline))
             self.held.add(conn)
             return conn
+        if isinstance(op, StartTLS):
+            conn = op.connection
+            context = self.client._tls_context()
+            conn.stream = await io.start_tls(conn.stream, context, op.server_hostname, op.deadline)
+            return None
         if isinstance(op, Release):
             self.held.discard(op.connection)
             self.client._release(op.connection, op.reuse)
@@ -226,7 +250,7 @@ class _Run:
         return await io.in_thread(op.deadline, read_chunk, op.file, op.max_bytes)
 
 
-class AsyncDecartClient:
+class AsyncDecartClient(Generic[S]):
     """The async client's body; ``transports.asyncio`` and ``transports.trio`` each name a
     subclass ``DecartClient`` that picks its :class:`AsyncIO`. ``async with`` closes the idle
     connections on exit."""
@@ -248,15 +272,15 @@ class AsyncDecartClient:
             max_idle_connections,
         )  # fmt: skip
         self._io = self._make_io()
-        self._driver = self._config.driver(self._io.clock, self._io.name)
-        self._pool = ConnectionPool(max_idle_connections)
+        self._driver: Driver[S] = self._config.driver(self._io.clock, self._io.name)
+        self._pool: ConnectionPool[S] = ConnectionPool(max_idle_connections)
         self._tls: ssl.SSLContext | None = None
         self._closed = False
         self.base_url = self._config.base_url
         self.integration = integration
         self.queue = QueueClient(self)
 
-    def _make_io(self) -> AsyncIO:
+    def _make_io(self) -> AsyncIO[S]:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -274,38 +298,37 @@ class AsyncDecartClient:
         for conn in self._pool.drain():
             self._io.close(conn.stream)
 
-    async def _run(self, call: _calls.Call[T]) -> T:
+    async def _run(self, call: _calls.Call[S, T]) -> T:
         run = _Run(self, call.on_status_change, call.output, call.on_progress)
         return await run.run(call.gen)
 
-    async def _acquire(self, op: Acquire) -> Connection:
-        origin = op.origin
-        if not op.fresh:
-            while (conn := self._pool.take(origin)) is not None:
-                if not self._io.is_stale(conn.stream):
-                    return conn
-                self._io.close(conn.stream)
-        tls = None
-        if origin.tls:
-            if self._tls is None:
-                self._tls = self._config.tls_context()
-            tls = self._tls
-        return Connection(origin, await self._io.connect(origin, tls, op.deadline))
+    def _acquire(self, op: Acquire) -> Connection[S] | None:
+        """An idle connection to the origin that the server has not closed, or None."""
+        while (conn := self._pool.take(op.origin)) is not None:
+            if not self._io.is_stale(conn.stream):
+                return conn
+            self._io.close(conn.stream)
+        return None
 
-    def _release(self, conn: Connection, reuse: bool) -> None:
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = self._config.tls_context()
+        return self._tls
+
+    def _release(self, conn: Connection[S], reuse: bool) -> None:
         closing = self._pool.give_back(conn, reuse and not self._closed)
         if closing is not None:
             self._io.close(closing.stream)
 
 
-class QueueClient:
+class QueueClient(Generic[S]):
     """``client.queue``: the four methods of the Queue API docs, plus :meth:`wait` to resume a
     job by id. ``timeout`` is the whole call's deadline in seconds; ``output`` (a path or a
     binary file) receives the video instead of memory, atomically for a path; ``on_progress``
     is called with a :class:`decart_proto.Progress` as the upload and the download move.
     Callbacks may be plain or async callables; an async one is awaited."""
 
-    def __init__(self, client: AsyncDecartClient) -> None:
+    def __init__(self, client: AsyncDecartClient[S]) -> None:
         self._client = client
 
     async def submit(

@@ -5,11 +5,11 @@ sync in one and ``await`` in the others."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from decart_proto import Driver, JobStatusResponse, JobSubmitResponse, QueueJobResult
+from decart_proto import Driver, DriverGen, JobStatusResponse, JobSubmitResponse, QueueJobResult
 
 from ._common import (
     Output,
@@ -22,38 +22,39 @@ from ._common import (
 
 __all__ = ["Call", "result", "status", "submit", "submit_and_poll", "wait"]
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 
 @dataclass(slots=True)
-class Call(Generic[T]):
-    gen: Generator[Any, Any, T]
+class Call(Generic[S, T]):
+    gen: DriverGen[S, T]
     on_status_change: StatusCallback | None = None
     output: Output | None = None
     on_progress: ProgressCallback | None = None
 
 
 def submit(
-    driver: Driver,
+    driver: Driver[S],
     options: Mapping[str, Any],
     timeout: float | None,
     on_progress: ProgressCallback | None,
-) -> Call[JobSubmitResponse]:
+) -> Call[S, JobSubmitResponse]:
     gen = driver.submit(options, timeout=timeout, progress=on_progress is not None)
     return Call(gen, on_progress=on_progress)
 
 
-def status(driver: Driver, job_id: str, timeout: float | None) -> Call[JobStatusResponse]:
+def status(driver: Driver[S], job_id: str, timeout: float | None) -> Call[S, JobStatusResponse]:
     return Call(driver.status(job_id, timeout=timeout))
 
 
 def result(
-    driver: Driver,
+    driver: Driver[S],
     job_id: str,
     output: OutputTarget,
     timeout: float | None,
     on_progress: ProgressCallback | None,
-) -> Call[QueueJobResult]:
+) -> Call[S, QueueJobResult]:
     out = open_output(output)
     gen = driver.result(
         job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
@@ -62,13 +63,13 @@ def result(
 
 
 def submit_and_poll(
-    driver: Driver,
+    driver: Driver[S],
     options: Mapping[str, Any],
     on_status_change: StatusCallback | None,
     output: OutputTarget,
     timeout: float | None,
     on_progress: ProgressCallback | None,
-) -> Call[QueueJobResult]:
+) -> Call[S, QueueJobResult]:
     options, callback = split_options(options, on_status_change)
     out = open_output(output)
     gen = driver.submit_and_poll(
@@ -78,13 +79,13 @@ def submit_and_poll(
 
 
 def wait(
-    driver: Driver,
+    driver: Driver[S],
     job_id: str,
     on_status_change: StatusCallback | None,
     output: OutputTarget,
     timeout: float | None,
     on_progress: ProgressCallback | None,
-) -> Call[QueueJobResult]:
+) -> Call[S, QueueJobResult]:
     out = open_output(output)
     gen = driver.wait(
         job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None

@@ -19,7 +19,7 @@ import stat
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, Union
+from typing import IO, Any, BinaryIO, TypeVar, Union
 
 from decart_proto import (
     Driver,
@@ -57,6 +57,7 @@ __all__ = [
     "split_options",
 ]
 
+S = TypeVar("S")
 OutputTarget = Union[str, "os.PathLike[str]", BinaryIO, None]
 StatusCallback = Callable[[Any], Any]
 # Called with a decart_proto.Progress as an upload or a download moves.
@@ -109,7 +110,8 @@ class ClientConfig:
         config.driver(lambda: 0.0, "check")  # validates the base URL and the key's characters
         return config
 
-    def driver(self, clock: Callable[[], float], transport: str) -> Driver:
+    def driver(self, clock: Callable[[], float], transport: str) -> Driver[S]:
+        """A driver for a transport whose streams are ``S``."""
         return Driver(
             api_key=self.api_key,
             base_url=self.base_url,

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from decart_proto import FileRegion, IOTimeout, NetworkError, Origin, models
+from decart_proto import FileRegion, IOTimeout, NetworkError, models
 
 from . import _errors
 from ._async_client import AsyncDecartClient, AsyncIO, QueueClient, send_in_chunks
@@ -302,18 +302,16 @@ async def _in_daemon_thread(name: str, deadline: float, fn: Callable[..., T], *a
 _AddrInfo = list[tuple[Any, ...]]
 
 
-def _numeric_addresses(origin: Origin) -> _AddrInfo | None:
+def _numeric_addresses(host: str, port: int) -> _AddrInfo | None:
     """The address of an IP-literal host, found without a thread; None for a name."""
     try:
-        return socket.getaddrinfo(
-            origin.host, origin.port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST
-        )
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
     except socket.gaierror:
         return None
 
 
-def _resolve(origin: Origin) -> _AddrInfo:
-    return socket.getaddrinfo(origin.host, origin.port, 0, socket.SOCK_STREAM)
+def _resolve(host: str, port: int) -> _AddrInfo:
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
 
 
 async def _connect_any(loop: asyncio.AbstractEventLoop, addresses: _AddrInfo) -> socket.socket:
@@ -337,21 +335,23 @@ async def _connect_any(loop: asyncio.AbstractEventLoop, addresses: _AddrInfo) ->
     raise failure
 
 
-class AsyncioIO(AsyncIO):
+class AsyncioIO(AsyncIO[Stream]):
     name = "asyncio"
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()
 
-    async def connect(self, origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> object:
+    async def connect(self, host: str, port: int, deadline: float) -> Stream:
         loop = asyncio.get_running_loop()
         # Resolved on a daemon thread of our own, never by loop.create_connection: the stdlib
         # loop resolves on its executor and uvloop on libuv's thread pool, and asyncio.run()
         # (or the loop's close) waits for either, so a resolver that hangs would hold the
         # program long after the call had ended at its deadline.
-        addresses = _numeric_addresses(origin)
+        addresses = _numeric_addresses(host, port)
         if addresses is None:
-            addresses = await _in_daemon_thread("decart-proto resolve", deadline, _resolve, origin)
+            addresses = await _in_daemon_thread(
+                "decart-proto resolve", deadline, _resolve, host, port
+            )
         sock = await _within(deadline, _connect_any(loop, addresses))
         try:
             _, stream = await _within(
@@ -361,14 +361,14 @@ class AsyncioIO(AsyncIO):
             sock.close()
             raise
         stream.socket = sock
-        if tls is None:
-            return stream
-        secure = TlsStream(stream, tls, origin.host)
-        try:
-            await secure.handshake(deadline)
-        except BaseException:
-            stream.close()
-            raise
+        return stream
+
+    async def start_tls(
+        self, stream: Stream, context: ssl.SSLContext, server_hostname: str, deadline: float
+    ) -> Stream:
+        assert isinstance(stream, _Stream), "TLS over TLS is never asked for"
+        secure = TlsStream(stream, context, server_hostname)
+        await secure.handshake(deadline)
         return secure
 
     async def send(self, stream: Stream, data: bytes, deadline: float) -> None:
@@ -429,9 +429,9 @@ class AsyncioIO(AsyncIO):
         stream.close()
 
 
-class DecartClient(AsyncDecartClient):
+class DecartClient(AsyncDecartClient[Stream]):
     """A Decart Queue API client for asyncio. ``async with DecartClient() as client:`` closes
     its connections on exit; one client serves any number of concurrent tasks."""
 
-    def _make_io(self) -> AsyncIO:
+    def _make_io(self) -> AsyncIO[Stream]:
         return AsyncioIO()

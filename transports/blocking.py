@@ -17,13 +17,17 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from decart_proto import (
     Acquire,
+    Connect,
     Connection,
     ConnectionPool,
+    Driver,
+    DriverGen,
+    FileInfo,
     FileRegion,
     JobStatusResponse,
     JobSubmitResponse,
@@ -38,10 +42,12 @@ from decart_proto import (
     ReadFile,
     Receive,
     Release,
+    Reply,
     RetryPolicy,
     SendBytes,
     SendFile,
     Sleep,
+    StartTLS,
     Timeouts,
     models,
 )
@@ -87,19 +93,20 @@ class _Run:
         self.callback = callback
         self.output = output
         self.on_progress = on_progress
-        self.held: set[Connection] = set()
+        self.held: set[Connection[_Stream]] = set()
         self.reader: _PipeReader | None = None
 
-    def run(self, gen: Generator[Any, Any, T]) -> T:
-        reply: Any = None
+    def run(self, gen: DriverGen[_Stream, T]) -> T:
+        reply: Reply[_Stream] = None
         error: BaseException | None = None
         try:
             while True:
                 try:
                     op = gen.throw(error) if error is not None else gen.send(reply)
                 except StopIteration as stop:
-                    finish_output(self.output, stop.value)
-                    return stop.value  # type: ignore[no-any-return]
+                    value: T = stop.value
+                    finish_output(self.output, value)
+                    return value
                 reply, error = None, None
                 try:
                     # One dict lookup by the op's exact type (ops are final classes), not a
@@ -125,27 +132,35 @@ class _Run:
             if self.reader is not None:
                 self.reader.close()
 
-    def _receive(self, op: Receive) -> bytes:
-        stream: _Stream = op.connection.stream  # type: ignore[assignment]  # ours, by Acquire
-        return stream.recv(op.max_bytes, op.deadline)
+    def _receive(self, op: Receive[_Stream]) -> bytes:
+        return op.connection.stream.recv(op.max_bytes, op.deadline)
 
-    def _send_bytes(self, op: SendBytes) -> None:
-        stream: _Stream = op.connection.stream  # type: ignore[assignment]  # ours, by Acquire
-        stream.send(op.data, op.deadline)
+    def _send_bytes(self, op: SendBytes[_Stream]) -> None:
+        op.connection.stream.send(op.data, op.deadline)
 
     def _sleep(self, op: Sleep) -> None:
         time.sleep(max(0.0, op.until - time.monotonic()))
 
-    def _acquire(self, op: Acquire) -> Connection:
+    def _acquire(self, op: Acquire) -> Connection[_Stream] | None:
         conn = self.client._acquire(op)
+        if conn is not None:
+            self.held.add(conn)
+        return conn
+
+    def _connect(self, op: Connect) -> Connection[_Stream]:
+        conn = Connection(op.origin, _Stream(_connect(op.host, op.port, op.deadline)))
         self.held.add(conn)
         return conn
 
-    def _release(self, op: Release) -> None:
+    def _start_tls(self, op: StartTLS[_Stream]) -> None:
+        # A failed handshake closes the socket it was given (ssl.SSLSocket._create).
+        op.connection.stream = self.client._start_tls(op)
+
+    def _release(self, op: Release[_Stream]) -> None:
         self.held.discard(op.connection)
         self.client._release(op.connection, op.reuse)
 
-    def _send_file(self, op: SendFile) -> None:
+    def _send_file(self, op: SendFile[_Stream]) -> None:
         _send_file(op)
 
     def _notify(self, op: Notify) -> None:
@@ -164,7 +179,7 @@ class _Run:
         assert self.output is not None
         self.output.reset()
 
-    def _probe_file(self, op: ProbeFile) -> Any:
+    def _probe_file(self, op: ProbeFile) -> FileInfo:
         return probe_file(op.file)
 
     def _read_file(self, op: ReadFile) -> bytes:
@@ -187,6 +202,8 @@ _EXECUTORS: dict[type, Callable[[_Run, Any], Any]] = {
     SendBytes: _Run._send_bytes,
     Sleep: _Run._sleep,
     Acquire: _Run._acquire,
+    Connect: _Run._connect,
+    StartTLS: _Run._start_tls,
     Release: _Run._release,
     SendFile: _Run._send_file,
     Notify: _Run._notify,
@@ -371,7 +388,8 @@ def _wait(poller: Any, deadline: float) -> None:
 
 def _connect(host: str, port: int, deadline: float) -> socket.socket:
     """socket.create_connection, but the name lookup too ends at the deadline: the resolver
-    answers on a thread of its own, and a lookup given up on finishes there."""
+    answers on a thread of its own, and a lookup given up on finishes there. TCP_NODELAY: a
+    request's head and its body go out in separate sends."""
     try:
         addresses = resolve(host, port).result(timeout=_remaining(deadline))
     except concurrent.futures.TimeoutError:
@@ -389,23 +407,22 @@ def _connect(host: str, port: int, deadline: float) -> socket.socket:
             sock.close()
             raise
         else:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except BaseException:
+                sock.close()
+                raise
             return sock
     raise error
 
 
-def _stream(conn: Connection) -> _Stream:
-    stream = conn.stream
-    assert isinstance(stream, _Stream)
-    return stream
-
-
-def _close(conn: Connection) -> None:
+def _close(conn: Connection[_Stream]) -> None:
     with contextlib.suppress(OSError):
-        _stream(conn).sock.close()
+        conn.stream.sock.close()
 
 
-def _send_file(op: SendFile) -> None:
-    stream = _stream(op.connection)
+def _send_file(op: SendFile[_Stream]) -> None:
+    stream = op.connection.stream
     region = op.region
     assert region.length is not None
     with opened_region(region) as f:
@@ -457,11 +474,11 @@ class DecartClient:
             timeouts,
             max_idle_connections,
         )
-        self._driver = self._config.driver(time.monotonic, "blocking")
-        self._pool = ConnectionPool(max_idle_connections)
+        self._driver: Driver[_Stream] = self._config.driver(time.monotonic, "blocking")
+        self._pool: ConnectionPool[_Stream] = ConnectionPool(max_idle_connections)
         self._lock = threading.Lock()
         self._closed = False
-        self._tls: Any = None
+        self._tls: ssl.SSLContext | None = None
         self.base_url = self._config.base_url
         self.integration = integration
         self.queue = QueueClient(self)
@@ -483,34 +500,26 @@ class DecartClient:
         for conn in idle:
             _close(conn)
 
-    def _run(self, call: _calls.Call[T]) -> T:
+    def _run(self, call: _calls.Call[_Stream, T]) -> T:
         return _Run(self, call.on_status_change, call.output, call.on_progress).run(call.gen)
 
-    def _acquire(self, op: Acquire) -> Connection:
-        if not op.fresh:
-            while True:
-                with self._lock:
-                    conn = self._pool.take(op.origin)
-                if conn is None:
-                    break
-                if not _stream(conn).stale():
-                    return conn
-                _close(conn)
-        origin = op.origin
-        sock = _connect(origin.host, origin.port, op.deadline)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if origin.tls:
-                if self._tls is None:
-                    self._tls = self._config.tls_context()
-                sock.settimeout(_remaining(op.deadline))
-                sock = self._tls.wrap_socket(sock, server_hostname=origin.host)
-        except BaseException:
-            sock.close()
-            raise
-        return Connection(origin, _Stream(sock))
+    def _acquire(self, op: Acquire) -> Connection[_Stream] | None:
+        """An idle connection to the origin that the server has not closed, or None."""
+        while True:
+            with self._lock:
+                conn = self._pool.take(op.origin)
+            if conn is None or not conn.stream.stale():
+                return conn
+            _close(conn)
 
-    def _release(self, conn: Connection, reuse: bool) -> None:
+    def _start_tls(self, op: StartTLS[_Stream]) -> _Stream:
+        if self._tls is None:
+            self._tls = self._config.tls_context()
+        sock = op.connection.stream.sock
+        sock.settimeout(_remaining(op.deadline))
+        return _Stream(self._tls.wrap_socket(sock, server_hostname=op.server_hostname))
+
+    def _release(self, conn: Connection[_Stream], reuse: bool) -> None:
         with self._lock:
             closing = self._pool.give_back(conn, reuse and not self._closed)
         if closing is not None:

@@ -27,7 +27,7 @@ from trio.lowlevel import (
     wait_writable,
 )
 
-from decart_proto import FileRegion, IOTimeout, NetworkError, Origin, models
+from decart_proto import FileRegion, IOTimeout, NetworkError, models
 
 from . import _errors
 from ._async_client import AsyncDecartClient, AsyncIO, QueueClient, send_in_chunks
@@ -124,27 +124,26 @@ class _Tcp:
 Stream = _Tcp | TlsStream[_Tcp]
 
 
-class TrioIO(AsyncIO):
+class TrioIO(AsyncIO[Stream]):
     name = "trio"
 
     def clock(self) -> float:
         return trio.current_time()
 
-    async def connect(self, origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> object:
-        opened = await _within(deadline, trio.open_tcp_stream(origin.host, origin.port))
+    async def connect(self, host: str, port: int, deadline: float) -> Stream:
+        opened = await _within(deadline, trio.open_tcp_stream(host, port))
         # trio's stream set TCP_NODELAY; the socket itself moves to a plain one of our own.
         sock = socket.socket(fileno=opened.socket.detach())
         sock.setblocking(False)
-        tcp = _Tcp(sock)
-        if tls is None:
-            return tcp
-        stream = TlsStream(tcp, tls, origin.host)
-        try:
-            await stream.handshake(deadline)
-        except BaseException:
-            tcp.close()
-            raise
-        return stream
+        return _Tcp(sock)
+
+    async def start_tls(
+        self, stream: Stream, context: ssl.SSLContext, server_hostname: str, deadline: float
+    ) -> Stream:
+        assert isinstance(stream, _Tcp), "TLS over TLS is never asked for"
+        secure = TlsStream(stream, context, server_hostname)
+        await secure.handshake(deadline)
+        return secure
 
     async def send(self, stream: Stream, data: bytes, deadline: float) -> None:
         await stream.send(data, deadline)
@@ -182,9 +181,9 @@ class TrioIO(AsyncIO):
         stream.close()
 
 
-class DecartClient(AsyncDecartClient):
+class DecartClient(AsyncDecartClient[Stream]):
     """A Decart Queue API client for trio. ``async with DecartClient() as client:`` closes its
     connections on exit; one client serves any number of concurrent tasks."""
 
-    def _make_io(self) -> AsyncIO:
+    def _make_io(self) -> AsyncIO[Stream]:
         return TrioIO()

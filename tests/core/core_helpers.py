@@ -16,6 +16,7 @@ import h11
 
 from decart_proto import (
     Acquire,
+    Connect,
     Connection,
     FileRegion,
     NetworkError,
@@ -26,6 +27,7 @@ from decart_proto import (
     Release,
     SendBytes,
     SendFile,
+    StartTLS,
 )
 
 ORIGIN = Origin("http", "api.example", 8080)
@@ -74,9 +76,10 @@ class FakeExecutor:
     """Answers ops from a script.
 
     ``incoming`` is the list of chunks the peer sends (each Receive takes at most ``max_bytes``
-    of the next chunk; an exhausted list is EOF). ``fail_send_after``: once this many body bytes
-    were sent, the next SendBytes/SendFile gets ``send_error`` thrown in instead (a broken pipe
-    after a server answered early and closed).
+    of the next chunk; an exhausted list is EOF). ``conn`` is the pool: Acquire answers it (None
+    at first), Connect makes it; StartTLS wraps its stream in ``("tls", stream)``.
+    ``fail_send_after``: once this many body bytes were sent, the next SendBytes/SendFile gets
+    ``send_error`` thrown in instead (a broken pipe after a server answered early and closed).
     """
 
     def __init__(
@@ -86,23 +89,31 @@ class FakeExecutor:
         conn: Connection | None = None,
         fail_send_after: int | None = None,
         send_error: NetworkError | None = None,
-        acquire_error: NetworkError | None = None,
+        connect_error: NetworkError | None = None,
+        tls_error: NetworkError | None = None,
         receive_error: NetworkError | None = None,
     ) -> None:
         self.incoming = list(incoming)
         self.conn = conn
         self.fail_send_after = fail_send_after
         self.send_error = send_error or NetworkError("connection reset by peer")
-        self.acquire_error = acquire_error
+        self.connect_error = connect_error
+        self.tls_error = tls_error
         self.receive_error = receive_error
 
     def answer(self, op: Any, run: Run) -> tuple[Any, BaseException | None]:
         if isinstance(op, Acquire):
-            if self.acquire_error is not None:
-                return None, self.acquire_error
-            if self.conn is None:
-                self.conn = Connection(op.origin, stream=None)
             return self.conn, None
+        if isinstance(op, Connect):
+            if self.connect_error is not None:
+                return None, self.connect_error
+            self.conn = Connection(op.origin, stream=None)
+            return self.conn, None
+        if isinstance(op, StartTLS):
+            if self.tls_error is not None:
+                return None, self.tls_error
+            op.connection.stream = ("tls", op.connection.stream)
+            return None, None
         if isinstance(op, (SendBytes, SendFile)):
             data = op.data if isinstance(op, SendBytes) else region_bytes(op.region)
             if (

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from decart_proto import (
     Acquire,
     BodyPlan,
+    Connect,
     Connection,
     Credentials,
     FileInfo,
@@ -26,6 +27,7 @@ from decart_proto import (
     LocalProtocolError,
     NetworkError,
     Op,
+    Origin,
     OutputWrite,
     ReadFile,
     Receive,
@@ -34,8 +36,10 @@ from decart_proto import (
     Response,
     SendBytes,
     SendFile,
+    StartTLS,
     SubmitForm,
     Target,
+    TLSVerificationError,
     exchange,
     models,
     plan_body,
@@ -53,6 +57,7 @@ from decart_proto._ops import MAX_HEAD
 from decart_proto._requests import built_get
 
 TARGET = Target(ORIGIN, "")
+HOST_PORT = (ORIGIN.host, ORIGIN.port)
 CREDS = Credentials("sk-key", "test")
 STEP = 10.0
 DEADLINE = NOW + 300.0
@@ -130,8 +135,8 @@ def test_canned_responses(name: str, split: str) -> None:
     assert run.error is None
     assert (run.value.status, run.value.body, run.value.truncated) == (status, body, False)
     check_request_sent(run)
-    assert run.ops[0] == Acquire(ORIGIN, NOW + STEP, False)
     assert executor.conn is not None
+    assert run.ops[:2] == [Acquire(ORIGIN, NOW + STEP), Connect(ORIGIN, *HOST_PORT, NOW + STEP)]
     assert run.releases == [Release(executor.conn, reusable)]
     assert run.ops[-1] == run.releases[0]
     assert executor.conn.exchanges == (1 if reusable else 0)
@@ -176,7 +181,8 @@ def test_keep_alive_reuse_for_a_second_exchange() -> None:
     assert first.releases[0].reuse
     # The pool hands the same connection back for the next exchange.
     second = executor.run(status_exchange(), Run())
-    assert second.ops[0] == Acquire(ORIGIN, NOW + STEP, False)
+    assert second.ops[0] == Acquire(ORIGIN, NOW + STEP)
+    assert not any(isinstance(op, Connect) for op in second.ops)
     assert second.releases == [Release(conn, True)]
     assert second.value.body == b'{"job_id": "j1", "status": "completed"}'
     check_request_sent(second)
@@ -196,14 +202,52 @@ def test_a_dead_kept_alive_connection_fails_clearly() -> None:
     assert run.error.stale is PATH["wire"]
 
 
-def test_fresh_is_passed_to_acquire_and_deadlines_are_bounded() -> None:
+def test_fresh_skips_the_pool_and_deadlines_are_bounded() -> None:
     near = NOW + 3.0
     request = status_request(TARGET, CREDS, "j1")
-    run = FakeExecutor([CANNED["json"][0]]).run(
+    pooled = Connection(ORIGIN, stream="pooled")
+    run = FakeExecutor([CANNED["json"][0]], conn=pooled).run(
         exchange(ORIGIN, request, None, clock=clock, step=STEP, deadline=near, fresh=True)
     )
-    assert run.ops[0] == Acquire(ORIGIN, near, True)
+    assert run.ops[0] == Connect(ORIGIN, *HOST_PORT, near)
+    assert not any(isinstance(op, Acquire) for op in run.ops)
+    assert run.releases[0].connection is not pooled
     assert all(op.deadline == near for op in run.ops if isinstance(op, (SendBytes, Receive)))
+
+
+HTTPS = Origin("https", "api.example", 8443)
+
+
+def test_an_https_origin_starts_tls_on_the_new_connection() -> None:
+    request = status_request(Target(HTTPS, ""), CREDS, "j1")
+    executor = FakeExecutor([CANNED["json"][0]])
+    run = executor.run(exchange(HTTPS, request, None, clock=clock, step=STEP, deadline=DEADLINE))
+    assert run.error is None
+    conn = executor.conn
+    assert conn is not None
+    assert run.ops[:3] == [
+        Acquire(HTTPS, NOW + STEP),
+        Connect(HTTPS, "api.example", 8443, NOW + STEP),
+        StartTLS(conn, "api.example", NOW + STEP),
+    ]
+    assert conn.stream == ("tls", None)  # the transport swapped in its TLS stream
+    assert run.releases == [Release(conn, True)]
+    # A pooled connection already speaks TLS: no second handshake.
+    again = executor.run(
+        exchange(HTTPS, request, None, clock=clock, step=STEP, deadline=DEADLINE), Run()
+    )
+    assert not any(isinstance(op, (Connect, StartTLS)) for op in again.ops)
+
+
+def test_a_failed_handshake_closes_the_connection_and_sent_nothing() -> None:
+    untrusted = TLSVerificationError("certificate verify failed")
+    request = status_request(Target(HTTPS, ""), CREDS, "j1")
+    executor = FakeExecutor([CANNED["json"][0]], tls_error=untrusted)
+    run = executor.run(exchange(HTTPS, request, None, clock=clock, step=STEP, deadline=DEADLINE))
+    assert isinstance(run.error, ExchangeFailed)
+    assert (run.error.error, run.error.sent) == (untrusted, False)
+    assert run.releases == [Release(executor.conn, False)]
+    assert run.sent == b""
 
 
 @pytest.mark.parametrize(
@@ -433,9 +477,9 @@ def test_failed_upload_with_a_garbled_answer_reports_the_send_error() -> None:
     assert run.error.error is error
 
 
-def test_acquire_failure_sent_nothing() -> None:
+def test_connect_failure_sent_nothing() -> None:
     refused = NetworkError("connection refused")
-    run = FakeExecutor(acquire_error=refused).run(status_exchange())
+    run = FakeExecutor(connect_error=refused).run(status_exchange())
     assert isinstance(run.error, ExchangeFailed)
     assert (run.error.error, run.error.sent) == (refused, False)
     assert run.releases == []
@@ -465,7 +509,7 @@ def test_other_exceptions_release_the_connection_and_propagate() -> None:
 # -- closing the generator (a cancelled transport) ---------------------------------------------
 
 
-@pytest.mark.parametrize("stop_at", [Acquire, SendBytes, Receive, Release])
+@pytest.mark.parametrize("stop_at", [Acquire, Connect, SendBytes, Receive, Release])
 def test_generator_exit_leaves_cleanly(stop_at: type) -> None:
     gen = status_exchange()
     executor = FakeExecutor([CANNED["json"][0]])
@@ -483,6 +527,7 @@ def test_generator_exit_while_releasing_after_an_error() -> None:
     gen = status_exchange()
     conn = Connection(ORIGIN, stream=None)
     assert isinstance(gen.send(None), Acquire)
+    assert isinstance(gen.send(None), Connect)
     assert isinstance(gen.send(conn), SendBytes)
     assert isinstance(gen.send(None), Receive)
     release = gen.throw(IOTimeout("slow"))

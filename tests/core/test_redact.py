@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from decart_proto import (
     Acquire,
+    Connect,
     Connection,
     DecartSDKError,
     Driver,
@@ -230,7 +231,7 @@ def run_status(answer: bytes | BaseException) -> BaseException:
         except BaseException as exc:
             return exc
         reply, error = None, None
-        if isinstance(op, Acquire):
+        if isinstance(op, Connect):
             reply = Connection(op.origin, stream=None)
         elif isinstance(op, Receive):
             if isinstance(answer, BaseException):
@@ -238,7 +239,7 @@ def run_status(answer: bytes | BaseException) -> BaseException:
             else:
                 reply, answer = answer, b""
         else:
-            assert isinstance(op, SendBytes) or type(op).__name__ == "Release", op
+            assert isinstance(op, (Acquire, SendBytes)) or type(op).__name__ == "Release", op
 
 
 def test_a_status_value_echoing_the_key_is_masked() -> None:

@@ -17,6 +17,7 @@ import h11
 
 from decart_proto import (
     Acquire,
+    Connect,
     Connection,
     FileInfo,
     Notify,
@@ -119,6 +120,8 @@ class Canned:
 
     def _answer(self, op: Any, outcome: Outcome) -> Any:
         if isinstance(op, Acquire):
+            return None  # no pool: every request gets a new connection
+        if isinstance(op, Connect):
             conn = Connection(op.origin, stream=len(self.inbox))
             self.inbox[id(conn)] = bytearray(self.answers.pop(0) if self.answers else b"")
             return conn

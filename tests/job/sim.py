@@ -24,6 +24,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from decart_proto import (
     Acquire,
+    Connect,
     Connection,
     ConnectionPool,
     FileInfo,
@@ -445,6 +446,8 @@ class World:
         assert self.server is not None
         if isinstance(op, Acquire):
             return self._acquire(op)
+        if isinstance(op, Connect):
+            return self._connect(op)
         if isinstance(op, Release):
             self.held.discard(op.connection)
             self.pool.give_back(op.connection, op.reuse)
@@ -488,15 +491,18 @@ class World:
         assert len(data) <= op.max_bytes
         return data
 
-    def _acquire(self, op: Acquire) -> Connection:
+    def _acquire(self, op: Acquire) -> Connection | None:
+        if self.now >= op.deadline:
+            raise IOTimeout("connect: deadline passed")
+        conn = self.pool.take(op.origin)
+        if conn is not None:
+            self.held.add(conn)
+        return conn
+
+    def _connect(self, op: Connect) -> Connection:
         assert self.server is not None
         if self.now >= op.deadline:
             raise IOTimeout("connect: deadline passed")
-        if not op.fresh:
-            conn = self.pool.take(op.origin)
-            if conn is not None:
-                self.held.add(conn)
-                return conn
         if self.server.choose_fault("connect") == "refused":
             self.server.log.append(Record("connect", "refused", self.now))
             raise NetworkError("connection refused")

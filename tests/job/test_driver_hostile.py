@@ -16,6 +16,7 @@ import pytest
 from decart_proto import (
     DEFAULT_MAX_IN_MEMORY_RESULT,
     Acquire,
+    Connect,
     Connection,
     DecartSDKError,
     Driver,
@@ -220,13 +221,13 @@ def run_streamed(
         except DecartSDKError as exc:
             return None, exc, receives
         reply = None
-        if isinstance(op, Acquire):
+        if isinstance(op, Connect):
             reply = Connection(op.origin, stream=None)
         elif isinstance(op, Receive):
             receives += 1
             reply = next(answer, b"")
         else:
-            assert isinstance(op, (SendBytes, Release)), op
+            assert isinstance(op, (Acquire, SendBytes, Release)), op
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])

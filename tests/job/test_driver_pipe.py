@@ -9,6 +9,7 @@ from typing import Any
 
 from decart_proto import (
     Acquire,
+    Connect,
     Connection,
     DeadlineExceededError,
     Driver,
@@ -58,7 +59,7 @@ def _submit_from_a_stalling_pipe(stall_until: float) -> tuple[BaseException, lis
             reply, error = None, None
             if isinstance(op, ProbeFile):
                 reply = FileInfo(None)
-            elif isinstance(op, Acquire):
+            elif isinstance(op, Connect):
                 reply = Connection(op.origin, stream=None)
             elif isinstance(op, ReadFile):
                 reads += 1
@@ -70,7 +71,7 @@ def _submit_from_a_stalling_pipe(stall_until: float) -> tuple[BaseException, lis
             elif isinstance(op, Receive):
                 error = IOTimeout("timed out")
             else:
-                assert isinstance(op, (SendBytes, Release)), op
+                assert isinstance(op, (Acquire, SendBytes, Release)), op
 
 
 def test_pipe_reads_carry_the_calls_deadline() -> None:
@@ -90,4 +91,4 @@ def test_a_pipe_that_fails_before_the_deadline_is_not_retried() -> None:
     # The same failure with time left: the body cannot be read twice, so no retry.
     outcome, ops, _ = _submit_from_a_stalling_pipe(stall_until=101.0)
     assert isinstance(outcome, QueueSubmitError)
-    assert sum(isinstance(op, Acquire) for op in ops) == 1
+    assert sum(isinstance(op, Connect) for op in ops) == 1

@@ -13,6 +13,7 @@ import pytest
 
 from decart_proto import (
     Acquire,
+    Connect,
     Connection,
     Driver,
     OutputWrite,
@@ -129,7 +130,7 @@ def _canned(gen: Generator[Any, Any, Any], response: bytes) -> tuple[Any, list[A
         except StopIteration as stop:
             return stop.value, seen
         reply = None
-        if isinstance(op, Acquire):
+        if isinstance(op, Connect):
             reply = Connection(op.origin, stream=None)
         elif isinstance(op, Receive):
             reply = bytes(left[:1000])
@@ -137,7 +138,7 @@ def _canned(gen: Generator[Any, Any, Any], response: bytes) -> tuple[Any, list[A
         elif isinstance(op, (Progress, OutputWrite)):
             seen.append(op)
         else:
-            assert isinstance(op, (SendBytes, Release)), op
+            assert isinstance(op, (Acquire, SendBytes, Release)), op
 
 
 @pytest.mark.parametrize(

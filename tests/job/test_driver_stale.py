@@ -10,6 +10,7 @@ import pytest
 
 from decart_proto import (
     Acquire,
+    Connect,
     Connection,
     Driver,
     IOTimeout,
@@ -63,14 +64,14 @@ def run_status(first: bytes | NetworkError, *, kept_alive: bool = True) -> tuple
         ops.append(op)
         reply, error = None, None
         if isinstance(op, Acquire):
-            if op.fresh or opened:
-                opened += 1
-                name = f"new-{opened}"
-                incoming[name] = [ANSWER]
-                reply = Connection(op.origin, stream=name)
-            else:
-                opened += 1
-                reply = pooled
+            # The pool holds the one kept-alive connection, lent once.
+            reply = pooled if not opened else None
+            opened += 1
+        elif isinstance(op, Connect):
+            name = f"new-{opened}"
+            opened += 1
+            incoming[name] = [ANSWER]
+            reply = Connection(op.origin, stream=name)
         elif isinstance(op, Receive):
             queue = incoming[str(op.connection.stream)]
             got = queue.pop(0) if queue else b""
@@ -85,7 +86,9 @@ def run_status(first: bytes | NetworkError, *, kept_alive: bool = True) -> tuple
 
 
 def acquires(ops: list[Any]) -> list[bool]:
-    return [op.fresh for op in ops if isinstance(op, Acquire)]
+    """For each connection the call used, in order: whether it was a new one (else the pooled
+    one). Each is released once."""
+    return [op.connection.stream != "pooled" for op in ops if isinstance(op, Release)]
 
 
 @pytest.mark.parametrize(
