@@ -1,3 +1,3 @@
-"""Transports for decart_proto: ``transports.blocking``, ``transports.asyncio`` and
-``transports.trio`` each offer the same ``DecartClient``; ``transports.cli`` is the
-``decart-proto`` command."""
+"""Transports for decart_proto, installed as ``decart_proto.transports``: ``.blocking``,
+``.asyncio`` and ``.trio`` each offer the same ``DecartClient``. The ``decart-proto`` command is
+``decart_proto.cli``."""

@@ -26,7 +26,7 @@ def cli_env(emu: Emulator | None, **extra: str) -> dict[str, str]:
 
 
 def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "decart_proto.transports.cli", *args]
+    return [sys.executable, "-m", "decart_proto.cli", *args]
 
 
 def run_cli(

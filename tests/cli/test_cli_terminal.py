@@ -140,15 +140,14 @@ def test_a_batch_summary_with_hostile_ids_and_errors(
 
 def test_every_terminal_write_of_the_cli_goes_through_cli_text() -> None:
     """Each print of the command's modules, and each write to a stream or console, takes its
-    text from ``_cli_text`` (or is in it), so no output path can skip the escaping. Writes to
+    text from ``_text`` (or is in it), so no output path can skip the escaping. Writes to
     files (the journal, the output's probe) are not to a terminal."""
-    root = Path(__file__).resolve().parents[2] / "transports"
-    modules = [root / "cli.py", *sorted(root.glob("_cli_*.py"))]
+    modules = sorted((Path(__file__).resolve().parents[2] / "cli").glob("*.py"))
     escaping = {"clean", "one_line", "visible", "markup"}
     terminals = ("stdout", "stderr", "stream", "console")
     offenders = []
     for module in modules:
-        if module.name == "_cli_text.py":
+        if module.name == "_text.py":
             continue
         for node in ast.walk(ast.parse(module.read_text(), str(module))):
             if not isinstance(node, ast.Call):
@@ -174,7 +173,7 @@ def _called(call: ast.Call) -> str:
 
 @given(st.text())
 def test_visible_text_holds_nothing_a_terminal_acts_on(text: str) -> None:
-    from decart_proto.transports._cli_text import visible  # noqa: PLC0415
+    from decart_proto.cli._text import visible  # noqa: PLC0415
 
     shown = visible(text)
     assert not any(_unsafe(c) for c in shown), ascii(shown)

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from decart_proto.transports.blocking import DecartClient
+
 from decart_proto import JobStatusResponse, JobSubmitResponse, QueueJobResult, models
 
-from ._cli_progress import Reporter, TransferView
-from .blocking import DecartClient
+from ._progress import Reporter, TransferView
 
 __all__ = ["JobSpec", "Outcome", "fetch_result", "run_job", "submit_only"]
 

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._cli_exit import CliError, ExitCode
+from ._exit import CliError, ExitCode
 
 __all__ = ["Journal", "JournalEntry"]
 

@@ -13,14 +13,16 @@ import os
 import secrets
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._cli_exit import CliError, ExitCode
-from ._cli_progress import human_bytes
-from ._cli_run import JobSpec, run_job
+from decart_proto.transports.blocking import DecartClient
 
-if TYPE_CHECKING:
-    from .cli import Session
+from ._args import PROG, DemoArgs, JobOptions
+from ._checks import check_input, check_output, submit_options
+from ._exit import CliError, ExitCode
+from ._progress import human_bytes
+from ._run import JobSpec, run_job
+from ._session import Session, poll_policy
 
 __all__ = ["fresh_output", "run_demo"]
 
@@ -35,11 +37,7 @@ def fresh_output(directory: str = ".", stem: str = "output", suffix: str = ".mp4
     return os.path.join(directory, name) if directory != "." else name
 
 
-def run_demo(session: Session) -> int:
-    from .blocking import DecartClient  # noqa: PLC0415
-    from .cli import _check_input, check_output, job_options, poll_policy  # noqa: PLC0415
-
-    args = session.args
+def run_demo(session: Session, args: DemoArgs, job: JobOptions) -> int:
     try:
         from decart_emulator import Emulator, sample_video_path  # noqa: PLC0415
     except ImportError as exc:
@@ -48,10 +46,10 @@ def run_demo(session: Session) -> int:
             f"the demo needs the emulator, which is not installed ({exc})",
             "pip install 'decart-proto[cli,emulator]'",
         ) from None
-    source = _check_input(args.input) if args.input else str(sample_video_path())
+    source = check_input(args.input) if args.input else str(sample_video_path())
     output = check_output(args.output or fresh_output(), args.force)
-    args.reference_image = args.seed = args.resolution = args.enhance_prompt = None
-    options = job_options(args)
+    # The demo takes a model and a prompt only: its parser has no other job option.
+    options = submit_options(job)
     say = session.reporter.line
     key = f"demo-{secrets.token_hex(8)}"  # the emulator's own; nothing real to protect
     with Emulator(
@@ -62,23 +60,25 @@ def run_demo(session: Session) -> int:
         say(f"Started a local Decart Queue API emulator at {emulator.base_url}")
         say(
             f"Submitting {os.path.basename(source)} ({human_bytes(os.path.getsize(source))}) "
-            f'to {args.model} with the prompt "{args.prompt}"'
+            f'to {job.model} with the prompt "{job.prompt}"'
         )
         statuses: list[str] = []
-        spec = JobSpec("demo", output, source, args.model, options)
+        spec = JobSpec("demo", output, source, job.model, options)
         started = time.monotonic()
 
         def remember(job_id: str) -> None:
             session.job_id = job_id
 
         with DecartClient(
-            api_key=key, base_url=emulator.base_url, poll=poll_policy(args.poll_interval)
+            api_key=key,
+            base_url=emulator.base_url,
+            poll=poll_policy(session.settings.poll_interval),
         ) as client:
             outcome = run_job(
                 client,
                 spec,
                 session.reporter,
-                timeout=args.timeout,
+                timeout=session.settings.timeout,
                 on_job_id=remember,
                 on_status=statuses.append,
             )
@@ -94,8 +94,8 @@ def run_demo(session: Session) -> int:
         **outcome.as_json(),
         "output": os.path.abspath(output),
         "input": source,
-        "model": args.model,
-        "prompt": args.prompt,
+        "model": job.model,
+        "prompt": job.prompt,
         "statuses": statuses,
         "seconds": round(took, 2),
         "emulator": base_url,
@@ -107,7 +107,7 @@ def run_demo(session: Session) -> int:
         f"  requests  {wire}",
         "The emulator has stopped. The same job on Decart's service:",
         "  export DECART_API_KEY=...   # your key, from platform.decart.ai",
-        f'  decart-proto submit your-video.mp4 --prompt "{args.prompt}" -o edited.mp4',
+        f'  {PROG} submit your-video.mp4 --prompt "{job.prompt}" -o edited.mp4',
     ]
     session.result(os.path.abspath(output) if session.quiet else text, obj)
     return ExitCode.OK

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from decart_proto import Progress
 
-from ._cli_text import clean, markup, say
+from ._text import clean, markup, say
 
 __all__ = [
     "Bytes",

@@ -1,5 +1,5 @@
 """Exit codes: every expected failure of the ``decart-proto`` command becomes a kind, a
-distinct exit code and a message (printed as one line by ``_cli_text.one_line``).
+distinct exit code and a message (printed as one line by :func:`._text.one_line`).
 
 Scripts branch on the code, people read the line; a traceback is only for bugs.
 """

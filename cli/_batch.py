@@ -1,6 +1,6 @@
 """``decart-proto batch``: many jobs on one client, bounded concurrency, resumable.
 
-Every job id is appended to the journal (``_cli_journal``) the moment the client reports it,
+Every job id is appended to the journal (:mod:`._journal`) the moment the client reports it,
 from inside the status callback, before the job is polled. A rerun of the same command folds
 the journal back: recorded jobs are waited for, never submitted again; saved results are not
 downloaded again.
@@ -22,16 +22,18 @@ import shlex
 import sys
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._cli_exit import CliError, ExitCode, classify
-from ._cli_journal import Journal, JournalEntry
-from ._cli_progress import Stopped, human_bytes
-from ._cli_run import JobSpec, Outcome, run_job
-from ._cli_text import one_line, say
+from decart_proto.transports.blocking import DecartClient
 
-if TYPE_CHECKING:
-    from .cli import Session
+from ._args import PROG, BatchArgs, JobOptions
+from ._checks import check_input, check_output, submit_options
+from ._exit import CliError, ExitCode, classify
+from ._journal import Journal, JournalEntry
+from ._progress import Stopped, human_bytes
+from ._run import JobSpec, Outcome, run_job
+from ._session import Session
+from ._text import one_line, say
 
 __all__ = ["run_batch"]
 
@@ -74,26 +76,23 @@ class Phases:
                 self._cond.wait(0.2)
 
 
-def _plan(session: Session, journal: Journal, out_dir: str) -> list[Item]:
-    from .cli import _check_input, check_output, job_options  # noqa: PLC0415
-
-    args = session.args
-    options = job_options(args)
-    recorded_options = {"model": args.model, **options}
+def _plan(args: BatchArgs, job: JobOptions, journal: Journal) -> list[Item]:
+    options = submit_options(job)
+    recorded_options = {"model": job.model, **options}
     if "reference_image" in options:
         recorded_options["reference_image"] = os.path.abspath(options["reference_image"])
     items: list[Item] = []
     seen_inputs: set[str] = set()
     seen_outputs: dict[str, str] = {}
     for path in args.inputs:
-        _check_input(path)
+        check_input(path)
         key = os.path.abspath(path)
         if key in seen_inputs:
             continue
         seen_inputs.add(key)
         # Absolute, as the input's key: a rerun from another directory finds the same files.
         name = os.path.splitext(os.path.basename(path))[0] + ".mp4"
-        output = os.path.join(os.path.abspath(out_dir), name)
+        output = os.path.join(os.path.abspath(args.out_dir), name)
         if output in seen_outputs:
             raise CliError(
                 ExitCode.BAD_INPUT,
@@ -109,7 +108,7 @@ def _plan(session: Session, journal: Journal, out_dir: str) -> list[Item]:
                 "rerun with the same options, or use another --out-dir or --journal",
             )
         entry.options = recorded_options
-        spec = JobSpec(os.path.basename(path), entry.output or output, path, args.model, options)
+        spec = JobSpec(os.path.basename(path), entry.output or output, path, job.model, options)
         if entry.state == "done" and os.path.exists(spec.output):
             action = "skip-done"
         elif entry.state == "failed" and not args.retry_failed:
@@ -128,7 +127,7 @@ def _plan(session: Session, journal: Journal, out_dir: str) -> list[Item]:
 
 def _work(
     session: Session,
-    client: Any,
+    client: DecartClient,
     journal: Journal,
     item: Item,
     stop: threading.Event,
@@ -170,7 +169,7 @@ def _work(
                 client,
                 spec,
                 session.reporter,
-                timeout=session.args.timeout,
+                timeout=session.settings.timeout,
                 on_job_id=on_job_id,
                 on_status=on_status,
                 check=check,
@@ -205,11 +204,10 @@ def _resume_command(argv: list[str]) -> str:
             skip = True
         elif not word.startswith("--api-key="):
             words.append(word)
-    return " ".join(shlex.quote(w) for w in ["decart-proto", *words])
+    return " ".join(shlex.quote(w) for w in [PROG, *words])
 
 
-def run_batch(session: Session) -> int:
-    args = session.args
+def run_batch(session: Session, args: BatchArgs, job: JobOptions) -> int:
     if args.concurrency < 1:
         raise CliError(ExitCode.BAD_INPUT, "--concurrency must be at least 1")
     out_dir = args.out_dir
@@ -219,7 +217,7 @@ def run_batch(session: Session) -> int:
         raise CliError(ExitCode.BAD_INPUT, f"cannot create {out_dir!r}: {exc.strerror}") from None
     journal = Journal(args.journal or os.path.join(out_dir, "decart-batch.jsonl"))
     try:
-        items = _plan(session, journal, out_dir)
+        items = _plan(args, job, journal)
         todo = [item for item in items if item.action in ("submit", "resume")]
         for item in items:
             if item.action == "skip-done":
@@ -238,6 +236,7 @@ def run_batch(session: Session) -> int:
                     if not queue:
                         return
                     item = queue.pop()
+                assert client is not None
                 _work(session, client, journal, item, stop, phases)
 
         threads = [
@@ -275,7 +274,7 @@ def _interrupt(session: Session, journal: Journal, stop: threading.Event, phases
     say(
         sys.stderr,
         one_line(
-            f"decart-proto: interrupted; the journal {journal.path} holds every job id. "
+            f"{PROG}: interrupted; the journal {journal.path} holds every job id. "
             f"Resume with: {command}",
             session.secret,
         ),
@@ -328,10 +327,10 @@ def _summary(session: Session, items: list[Item], journal_path: str) -> int:
         lines = lines[-1:]
     session.result(lines, {"jobs": rows, **counts, "journal": journal_path})
     if code is ExitCode.JOB_FAILED:
-        say(sys.stderr, "decart-proto: error: some jobs failed; --retry-failed submits them again")
+        say(sys.stderr, f"{PROG}: error: some jobs failed; --retry-failed submits them again")
     elif code is not ExitCode.OK:
         say(
             sys.stderr,
-            "decart-proto: error: some inputs were not processed; rerun the same command to resume",
+            f"{PROG}: error: some inputs were not processed; rerun the same command to resume",
         )
     return code

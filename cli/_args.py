@@ -1,0 +1,104 @@
+"""The command line, parsed into typed objects: the options every command takes, the job's
+options, and each command's own arguments.
+
+argparse hands back a ``Namespace`` whose attributes mypy cannot see; each command reads a
+dataclass instead, so that a misspelt or missing option is a type error, not an
+``AttributeError`` in front of a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "PROG",
+    "BatchArgs",
+    "DemoArgs",
+    "JobArgs",
+    "JobOptions",
+    "Settings",
+    "SubmitArgs",
+    "read",
+]
+
+PROG = "decart-proto"
+DEFAULT_MODEL = "lucy-2.1"
+
+T = TypeVar("T", bound="DataclassInstance")
+
+
+def read(cls: type[T], namespace: argparse.Namespace) -> T:
+    """*cls* filled from the parsed *namespace*: each field from the option of its name, or its
+    default when this command has no such option."""
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if hasattr(namespace, field.name):
+            values[field.name] = getattr(namespace, field.name)
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options every command takes, before or after its name."""
+
+    api_key: str | None = None
+    base_url: str | None = None
+    json: bool = False
+    quiet: bool = False
+    timeout: float | None = None
+    poll_interval: float | None = None
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What to do with a video: the model and its options (``submit``, ``batch``, ``demo``)."""
+
+    model: str = DEFAULT_MODEL
+    prompt: str | None = None
+    reference_image: str | None = None
+    seed: int | None = None
+    resolution: str | None = None
+    enhance_prompt: bool | None = None
+
+
+@dataclass(frozen=True)
+class SubmitArgs:
+    input: str
+    output: str | None = None
+    force: bool = False
+    no_wait: bool = False
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    """``status``, ``wait`` and ``result``: a job that exists, and where its result goes."""
+
+    job_id: str
+    output: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class BatchArgs:
+    inputs: list[str]
+    out_dir: str
+    concurrency: int = 4
+    journal: str | None = None
+    force: bool = False
+    retry_failed: bool = False
+
+
+@dataclass(frozen=True)
+class DemoArgs:
+    output: str | None = None
+    force: bool = False
+    input: str | None = None
+    pending_seconds: float = 1.0
+    processing_seconds: float = 1.5

@@ -1,0 +1,90 @@
+"""The one-job commands: ``submit``, ``status``, ``wait`` and ``result``. Each checks what it can
+before anything is sent, runs the job through :mod:`._run` and prints one answer."""
+
+from __future__ import annotations
+
+import os
+
+from ._args import JobArgs, JobOptions, SubmitArgs
+from ._checks import check_input, check_output, safe_name, submit_options
+from ._exit import CliError, ExitCode
+from ._progress import human_bytes
+from ._run import JobSpec, Outcome, fetch_result, run_job, submit_only
+from ._session import Session
+
+__all__ = ["cmd_result", "cmd_status", "cmd_submit", "cmd_wait"]
+
+
+def _report(session: Session, outcome: Outcome) -> int:
+    if outcome.status == "completed":
+        session.result(
+            outcome.output or ""
+            if session.quiet
+            else f"Saved {outcome.output} ({human_bytes(outcome.bytes)}), job {outcome.job_id}",
+            outcome.as_json(),
+        )
+        return ExitCode.OK
+    session.job_id = outcome.job_id
+    raise CliError(ExitCode.JOB_FAILED, f"job {outcome.job_id} failed: {outcome.error}")
+
+
+def cmd_submit(session: Session, args: SubmitArgs, job: JobOptions) -> int:
+    timeout = session.settings.timeout
+    check_input(args.input)
+    options = submit_options(job)
+    output = None
+    if not args.no_wait:
+        default = os.path.splitext(os.path.basename(args.input))[0] + "-edited.mp4"
+        output = check_output(args.output or default, args.force)
+    with session.client() as client:
+        spec = JobSpec(os.path.basename(args.input), output or "", args.input, job.model, options)
+        if args.no_wait:
+            session.submitting = True
+            submitted, uploaded = submit_only(client, spec, session.reporter, timeout)
+            session.result(
+                submitted.job_id
+                if session.quiet
+                else [
+                    f"Submitted job {submitted.job_id}",
+                    f"Save its result with: {session.resume_command(submitted.job_id, None)}",
+                ],
+                {"job_id": submitted.job_id, "status": submitted.status, "uploaded": uploaded},
+            )
+            return ExitCode.OK
+        assert output is not None
+        session.resume_output = output
+
+        def remember(job_id: str) -> None:
+            session.job_id = job_id
+
+        session.submitting = True
+        outcome = run_job(client, spec, session.reporter, timeout=timeout, on_job_id=remember)
+    return _report(session, outcome)
+
+
+def cmd_status(session: Session, args: JobArgs) -> int:
+    with session.client() as client:
+        status = client.queue.status(args.job_id, timeout=session.settings.timeout)
+    session.result(
+        status.status if session.quiet else f"{status.job_id}: {status.status}",
+        {"job_id": status.job_id, "status": status.status},
+    )
+    return ExitCode.OK
+
+
+def cmd_wait(session: Session, args: JobArgs) -> int:
+    output = check_output(args.output or safe_name(args.job_id) + ".mp4", args.force)
+    session.job_id, session.resume_output = args.job_id, output
+    with session.client() as client:
+        spec = JobSpec(args.job_id, output, job_id=args.job_id)
+        outcome = run_job(client, spec, session.reporter, timeout=session.settings.timeout)
+    return _report(session, outcome)
+
+
+def cmd_result(session: Session, args: JobArgs) -> int:
+    output = check_output(args.output or safe_name(args.job_id) + ".mp4", args.force)
+    with session.client() as client:
+        outcome = fetch_result(
+            client, args.job_id, output, session.reporter, session.settings.timeout
+        )
+    return _report(session, outcome)

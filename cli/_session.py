@@ -1,0 +1,71 @@
+"""One invocation of the command: its settings, where it writes, and what a Ctrl-C or a failure
+must tell the user (the job being waited for, and whether a submit was on its way)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from decart_proto.transports.blocking import DecartClient
+
+from decart_proto import PollPolicy
+
+from ._args import PROG, Settings
+from ._progress import Reporter
+from ._text import say
+
+__all__ = ["Session", "poll_policy"]
+
+
+@dataclass
+class Session:
+    settings: Settings
+    secret: str
+    reporter: Reporter
+    # The job a Ctrl-C or a deadline should say how to resume, and where its result goes.
+    job_id: str | None = None
+    resume_output: str | None = None
+    # A submit was sent and no job id has come back yet: a Ctrl-C now may leave a job behind.
+    submitting: bool = False
+
+    @property
+    def json(self) -> bool:
+        return self.settings.json
+
+    @property
+    def quiet(self) -> bool:
+        return self.settings.quiet
+
+    def result(self, lines: str | list[str], obj: dict[str, Any]) -> None:
+        """The command's answer on stdout: *lines* for people, *obj* with --json."""
+        self.reporter.close()  # a live display ends before the answer is printed below it
+        answer = json.dumps(obj, sort_keys=True) if self.json else lines
+        if answer:
+            say(sys.stdout, answer, self.secret)
+
+    def client(self) -> DecartClient:
+        return DecartClient(
+            api_key=self.settings.api_key,
+            base_url=self.settings.base_url or os.environ.get("DECART_BASE_URL") or None,
+            poll=poll_policy(self.settings.poll_interval),
+        )
+
+    def resume_command(self, job_id: str, output: str | None) -> str:
+        words = [PROG, "wait", job_id]
+        if output:
+            words += ["-o", output]
+        if self.settings.base_url:
+            words += ["--base-url", self.settings.base_url]
+        return " ".join(shlex.quote(w) for w in words)
+
+
+def poll_policy(interval: float | None) -> PollPolicy | None:
+    if interval is None:
+        return None
+    return PollPolicy(
+        initial_delay=min(0.5, interval), interval=interval, max_interval=max(30.0, interval)
+    )
