@@ -5,10 +5,7 @@ same headers, serialise it, feed the same canned 200 JSON response, read events 
 the message and start the next cycle. The core adds what it is for: the request builder (job-id
 encoding, credentials), the exchange generator and its ops, keep-alive bookkeeping, and reading
 the JSON into a typed answer. Measured, not asserted; the goal is a ratio of at most 1.15.
-
-"core" is the exchange as the driver polls: the request's wire bytes built once, and a plain
-answer read without h11 (``decart_proto/_plain_head.py``). "answer read by h11" is the same
-exchange without that path, which anything but a plain answer takes.
+h11 reads every answer, and each poll builds its request, as the driver does.
 
     python benchmarks/bench_core.py [--rounds 9] [--cycles 5000]
 """
@@ -17,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -34,8 +30,8 @@ from decart_proto import (
     SendBytes,
     exchange,
     parse_base_url,
+    status_request,
 )
-from decart_proto._requests import MAX_BUILT, built_get
 from decart_proto._responses import Operation, read_job_json
 
 BODY = b'{"job_id":"job_2f9c1d","status":"processing"}'
@@ -56,24 +52,10 @@ def clock() -> float:
     return 0.0
 
 
-# For the uncached variant: more ids than Credentials keeps built requests for, so that every
-# cycle builds (and h11 validates) its request afresh, as the bare cycle does.
-MANY_IDS = [f"job_{i:05d}" for i in range(3 * MAX_BUILT + 1)]
-
-
-def core_cycle(conn: Connection, job_id: str = JOB_ID, *, plain: bool = True) -> None:
-    """One exchange as the driver polls: given the request's wire bytes, a plain answer is
-    read without h11 (``plain=False``: everything through h11, as before that path)."""
-    request, wire = built_get(TARGET, CREDS, job_id)
-    gen = exchange(
-        TARGET.origin,
-        request,
-        None,
-        clock=clock,
-        step=30.0,
-        deadline=600.0,
-        wire=wire if plain else None,
-    )
+def core_cycle(conn: Connection[None]) -> None:
+    """One exchange as the driver polls, on a connection the pool hands back each time."""
+    request = status_request(TARGET, CREDS, JOB_ID)
+    gen = exchange(TARGET.origin, request, None, clock=clock, step=30.0, deadline=600.0)
     reply: Any = None
     try:
         while True:
@@ -130,11 +112,8 @@ def main() -> None:
 
     conn = Connection(TARGET.origin, stream=None)
     http = h11.Connection(h11.CLIENT)
-    ids = itertools.cycle(MANY_IDS)
     sides: dict[str, Callable[[], None]] = {
         "core": lambda: core_cycle(conn),
-        "core, request built afresh": lambda: core_cycle(conn, next(ids)),
-        "core, answer read by h11": lambda: core_cycle(conn, plain=False),
         "bare h11": lambda: bare_cycle(http),
     }
     for warm in sides.values():
@@ -145,7 +124,7 @@ def main() -> None:
         for name, run in sides.items():
             times[name].append(per_cycle_us(run, args.cycles))
     # Every exchange kept the connection alive for the next.
-    assert conn.exchanges >= 3 * args.rounds * args.cycles
+    assert conn.exchanges >= args.rounds * args.cycles
     bare = times["bare h11"]
     print(f"{args.rounds} rounds x {args.cycles} cycles; microseconds per status exchange")
     print(f"{'':28} {'median':>8} {'min':>8} {'ratio':>7}")

@@ -25,7 +25,14 @@ from ._ops import DriverGen, Notify, ProbeFile, Sleep
 from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT, PollPolicy, RetryPolicy, Timeouts
 from ._progress import Meter
 from ._redact import Redactor
-from ._requests import Credentials, built_get, parse_base_url, submit_request
+from ._requests import (
+    Credentials,
+    job_path,
+    parse_base_url,
+    result_request,
+    status_request,
+    submit_request,
+)
 from ._responses import (
     JobStatusResponse,
     JobSubmitResponse,
@@ -149,11 +156,11 @@ class Driver(Generic[S]):
         self, job_id: str, *, timeout: float | None = None
     ) -> DriverGen[S, JobStatusResponse]:
         now, deadline = self._deadline(timeout)
-        request, wire = built_get(self.target, self.credentials, job_id)  # checks the id
+        request = status_request(self.target, self.credentials, job_id)  # checks the id
         # Nearly every status call is one request answered with a 2xx, and callers poll in
         # loops: that case is read here without a job machine. Anything else goes to one,
         # told of this first request, which then retries or gives up as if it had made it.
-        outcome = yield from self._request(Operation.STATUS, request, deadline, wire=wire)
+        outcome = yield from self._request(Operation.STATUS, request, deadline)
         if type(outcome) is Response:
             try:
                 _, status = read_job_json(
@@ -252,7 +259,7 @@ class Driver(Generic[S]):
             now = self.clock()
         if job_id is not None:
             # Checked now, before any I/O, so that a bad id is the caller's error at once.
-            built_get(self.target, self.credentials, job_id)
+            job_path(job_id)
         return JobMachine(
             mode,
             now=now,
@@ -294,12 +301,11 @@ class Driver(Generic[S]):
                 continue
             send: BodyPlan | None = None
             fetch: Download | None = None
-            wire: bytes | None = None
             if meter is not None:
                 meter.restart()
             if isinstance(action, Poll):
                 op = Operation.STATUS
-                request, wire = built_get(self.target, self.credentials, action.job_id)
+                request = status_request(self.target, self.credentials, action.job_id)
             elif isinstance(action, Submit):
                 assert form is not None
                 op = Operation.SUBMIT
@@ -310,13 +316,13 @@ class Driver(Generic[S]):
                 request = submit_request(self.target, self.credentials, form.model.url_path, body)
             else:
                 op = Operation.RESULT
-                request, wire = built_get(self.target, self.credentials, action.job_id, "/content")
+                request = result_request(self.target, self.credentials, action.job_id)
             try:
                 if isinstance(action, Fetch):
                     fetch = download
                     yield from fetch.start(action.job_id)
                 outcome = yield from self._request(
-                    op, request, machine.deadline, send=send, fetch=fetch, meter=meter, wire=wire
+                    op, request, machine.deadline, send=send, fetch=fetch, meter=meter
                 )
                 if fetch is not None and isinstance(outcome, Response):
                     yield from fetch.finish(outcome)
@@ -345,7 +351,6 @@ class Driver(Generic[S]):
         send: BodyPlan | None = None,
         fetch: Download | None = None,
         meter: Meter | None = None,
-        wire: bytes | None = None,
     ) -> DriverGen[S, Response | Failure]:
         """One request: its 2xx response, or the failure it came to."""
         # A submit never rides a kept-alive connection: one the server is closing at that
@@ -364,7 +369,6 @@ class Driver(Generic[S]):
                     sink=None if fetch is None else fetch.sink,
                     sent=None if meter is None or send is None else meter.uploaded(send),
                     on_head=None if fetch is None else fetch.head,
-                    wire=wire,
                 )
             except ExchangeFailed as failed:
                 if failed.stale and not fresh:

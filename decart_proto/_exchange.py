@@ -9,12 +9,13 @@ cleanly, bounded heads and bodies, a response that arrives while the upload is s
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import h11
 
 from ._coding import coding_of
-from ._errors import LocalProtocolError, NetworkError, RemoteProtocolError
+from ._errors import IOTimeout, LocalProtocolError, NetworkError, RemoteProtocolError
 from ._multipart import BodyPlan, FileRegion
 from ._ops import (
     MAX_HEAD,
@@ -32,7 +33,6 @@ from ._ops import (
     SendFile,
     StartTLS,
 )
-from ._plain_head import PlainHead, read_fields, read_plain_head
 from ._requests import Origin
 from ._responses import MAX_SMALL_BODY
 
@@ -53,69 +53,35 @@ EARLY_RESPONSE_WINDOW = 5.0
 Headers = tuple[tuple[bytes, bytes], ...]
 
 
+@dataclass(frozen=True, slots=True)
 class Response:
-    """A response: ``headers`` as h11 gives them (names lower-cased); ``body`` empty when the
+    """A response as h11 read it: ``headers`` with names lower-cased; ``body`` empty when the
     body went to the sink; ``truncated`` for an error body longer than ``MAX_SMALL_BODY``, of
-    which only the start is here.
+    which only the start is here."""
 
-    A plain answer's headers are read from its header lines only when asked for: a status
-    poll's 2xx answer never needs them, and a server behind a CDN sends a dozen."""
-
-    __slots__ = ("_fields", "_headers", "body", "status", "truncated")
-
-    def __init__(
-        self,
-        status: int,
-        headers: Headers | None,
-        body: bytes,
-        truncated: bool = False,
-        *,
-        fields: bytes = b"",
-    ) -> None:
-        self.status = status
-        self._headers = headers
-        self._fields = fields  # read when headers is None
-        self.body = body
-        self.truncated = truncated
-
-    @property
-    def headers(self) -> Headers:
-        if self._headers is None:
-            self._headers = read_fields(self._fields)
-        return self._headers
+    status: int
+    headers: Headers
+    body: bytes
+    truncated: bool = False
 
     @property
     def coding(self) -> str:
-        """The body's content coding ("" for none): ``body`` is as the server sent it. A plain
-        answer has none (``_plain_head`` leaves those with one to h11), so its headers need
-        not be read to say so."""
-        return "" if self._headers is None else coding_of(self._headers)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Response):
-            return NotImplemented
-        mine = (self.status, self.headers, self.body, self.truncated)
-        return mine == (other.status, other.headers, other.body, other.truncated)
-
-    __hash__ = None  # type: ignore[assignment]  # compared by value, and not immutable
-
-    def __repr__(self) -> str:
-        return (
-            f"Response(status={self.status!r}, headers={self.headers!r}, body={self.body!r}, "
-            f"truncated={self.truncated!r})"
-        )
+        """The body's content coding ("" for none): ``body`` is as the server sent it."""
+        return coding_of(self.headers)
 
 
 class ExchangeFailed(Exception):
     """No response: ``error`` says why, ``sent`` whether any request byte may have left.
-    ``stale``: a status poll on a kept-alive connection that the server had closed (it ended
-    or was reset with no answer), which is worth one more try at once on a new connection."""
+    ``stale`` says that the connection was a kept-alive one, and that the server closed or
+    reset it before a single byte of an answer came: a server may close an idle connection at
+    any moment, also just after the pool looked at it. Whether that is worth another try at
+    once is not the exchange's to say."""
 
-    def __init__(self, error: NetworkError, sent: bool) -> None:
+    def __init__(self, error: NetworkError, sent: bool, stale: bool = False) -> None:
         super().__init__(error.message)
         self.error = error
         self.sent = sent
-        self.stale = False
+        self.stale = stale
 
 
 NO_RESPONSE = "the server closed the connection without a response"
@@ -147,18 +113,11 @@ def exchange(
     sink: Sink | None = None,
     sent: Sent | None = None,
     on_head: Head | None = None,
-    wire: bytes | None = None,
 ) -> Generator[Op[S], Reply[S], Response]:
     """Send *request* with *body*, return the response. A 2xx body goes to *sink* when one is
     given (its head to *on_head* first); every other body is read into memory, bounded. *sent*
     hears how much of the body has gone out. Each step may take *step* seconds, and nothing
-    may go past *deadline*.
-
-    *wire* is the bodiless GET *request* as h11 writes it (``h11.Connection.send`` on a fresh
-    client connection): given it, the request is sent as those bytes and a plain answer is
-    read without h11 (``_plain_head.py``), its body streamed to the sink when it goes there;
-    h11 is told the request only when something else comes back. Status polls and result
-    downloads go this way."""
+    may go past *deadline*. *fresh*: on a new connection, never a pooled one."""
 
     def soon() -> float:
         return min(deadline, clock() + step)
@@ -167,65 +126,34 @@ def exchange(
         conn: Connection[S] = yield from _open(origin, soon(), fresh)
     except NetworkError as exc:
         raise ExchangeFailed(exc, sent=False) from None
-    plain = wire is not None and body is None
-    # Whether a plain answer leaves the connection reusable; None when h11 read the answer
-    # (and its states say).
-    plain_reuse: bool | None = None
     try:
         try:
-            if plain:
-                assert wire is not None
-                yield SendBytes(conn, wire, soon())
-            else:
-                head = _send(conn, request)
-                if body is None:
-                    # A bodiless request ends with its head; h11 must be told, or the
-                    # connection never counts as finished and is never reused. (This sends
-                    # no bytes.)
-                    _send(conn, _END)
-                yield SendBytes(conn, head, soon())
-                if body is not None:
-                    yield from _send_body(conn, body, soon, deadline, sent)
+            head = _send(conn, request)
+            if body is None:
+                # A bodiless request ends with its head; h11 must be told, or the connection
+                # never counts as finished and is never reused. (This sends no bytes.)
+                _send(conn, _END)
+            yield SendBytes(conn, head, soon())
+            if body is not None:
+                yield from _send_body(conn, body, soon, deadline, sent)
         except NetworkError as exc:
-            if plain:
-                _tell_h11(conn, request)
             window = min(deadline, clock() + EARLY_RESPONSE_WINDOW)
             response = yield from _early_response(conn, exc, window)
         else:
             try:
-                if plain:
-                    response, plain_reuse = yield from _plain_receive(
-                        conn, request, soon, sink, on_head
-                    )
-                else:
-                    response = yield from _receive(conn, soon, sink, on_head)
+                response = yield from _receive(conn, soon, sink, on_head)
             except NetworkError as exc:
                 raise ExchangeFailed(exc, sent=True) from None
     except GeneratorExit:
         # Closed by a cancelled transport: it closes the connections it still holds.
         raise
     except ExchangeFailed as failed:
-        # A server may close an idle connection at any moment, also just after the pool's
-        # check: then the poll finds it closed or reset, with no answer (not a timeout, not a
-        # malformed or cut-short answer).
-        error = failed.error
-        failed.stale = (
-            plain
-            and sink is None  # a download may have passed bytes on already
-            and conn.exchanges > 0
-            and (type(error) is NetworkError or error.message == NO_RESPONSE)
-        )
+        failed.stale = _closed_unanswered(conn, failed.error)
         yield Release(conn, reuse=False)
         raise
     except BaseException:
         yield Release(conn, reuse=False)
         raise
-    if plain_reuse is not None:
-        # h11 never saw this exchange, and stays ready for the connection's next one.
-        if plain_reuse:
-            conn.exchanges += 1
-        yield Release(conn, plain_reuse)
-        return response
     # Bytes after the response were never asked for (we do not pipeline): a connection
     # carrying them is out of step, and its next "response" would answer the wrong request.
     http = conn.http
@@ -239,6 +167,18 @@ def exchange(
         conn.exchanges += 1
     yield Release(conn, reuse)
     return response
+
+
+def _closed_unanswered(conn: Connection[S], error: NetworkError) -> bool:
+    """Whether *conn* had served an exchange before and ended (or was reset) with nothing of
+    an answer in it: h11 still waits for the response's first byte (a timeout is no end)."""
+    http = conn.http
+    return (
+        conn.exchanges > 0
+        and http.their_state is h11.SEND_RESPONSE
+        and not http.trailing_data[0]
+        and not isinstance(error, IOTimeout)
+    )
 
 
 def _open(
@@ -261,85 +201,6 @@ def _open(
             yield Release(conn, reuse=False)
             raise
     return conn
-
-
-def _plain_receive(
-    conn: Connection[S],
-    request: h11.Request,
-    soon: Callable[[], float],
-    sink: Sink | None,
-    on_head: Head | None,
-) -> Generator[Op[S], Reply[S], tuple[Response, bool | None]]:
-    """The answer to a request sent as its wire bytes, and whether the connection may be
-    reused. A plain answer is read here: whole when it is small, streamed to the sink when it
-    is a 2xx going there. Anything else is h11's to read from the bytes received so far (the
-    reuse is then None: h11's states say)."""
-    data = yield Receive(conn, RECEIVE_SIZE, soon())
-    assert isinstance(data, bytes), data
-    got = [data]
-    found = read_plain_head(data) if data else None
-    if found is not None and found.body_start <= MAX_HEAD:
-        if sink is not None and 200 <= found.status < 300:
-            return (yield from _stream_plain(conn, found, data, soon, sink, on_head))
-        want = found.body_start + found.body_length
-        size = len(data)
-        while size < want and found.body_length <= MAX_SMALL_BODY:
-            data = yield Receive(conn, RECEIVE_SIZE, soon())
-            assert isinstance(data, bytes), data
-            got.append(data)
-            if not data:
-                break
-            size += len(data)
-        if size == want:  # whole, with nothing after it
-            data = got[0] if len(got) == 1 else b"".join(got)
-            body = bytes(data[found.body_start :])
-            return Response(found.status, None, body, fields=found.fields), True
-    # Not plain, not whole, or followed by more: h11 reads what came.
-    _tell_h11(conn, request)
-    return (yield from _receive(conn, soon, sink, on_head, got)), None
-
-
-def _stream_plain(
-    conn: Connection[S],
-    found: PlainHead,
-    data: bytes,
-    soon: Callable[[], float],
-    sink: Sink,
-    on_head: Head | None,
-) -> Generator[Op[S], Reply[S], tuple[Response, bool]]:
-    """A plain 2xx body of known length, passed to the sink as it arrives: each chunk as the
-    transport gave it (h11 would copy it twice)."""
-    if on_head is not None:
-        headers = list(read_fields(found.fields))
-        on_head(h11.Response(status_code=found.status, headers=headers, reason=b""))
-    length = found.body_length
-    start = found.body_start
-    piece = data[start : start + length]
-    left = length - len(piece)
-    extra = len(data) - start > length  # bytes after the body: never asked for
-    if piece:
-        yield from sink(piece)
-    while left:
-        more = yield Receive(conn, RECEIVE_SIZE, soon())
-        assert isinstance(more, bytes), more
-        data = more
-        if not data:
-            raise RemoteProtocolError(
-                "the server broke HTTP/1.1: peer closed connection without sending complete "
-                f"message body (received {length - left} bytes, expected {length})"
-            )
-        if len(data) > left:
-            extra = True
-            data = data[:left]
-        left -= len(data)
-        yield from sink(data)
-    return Response(found.status, None, b"", fields=found.fields), not extra
-
-
-def _tell_h11(conn: Connection[S], request: h11.Request) -> None:
-    # The bytes h11 writes are the ones already sent as the request's wire form.
-    _send(conn, request)
-    _send(conn, _END)
 
 
 def _early_response(
@@ -432,7 +293,6 @@ def _receive(
     soon: Callable[[], float],
     sink: Sink | None,
     on_head: Head | None = None,
-    received_already: list[bytes] | None = None,
 ) -> Generator[Op[S], Reply[S], Response]:
     # Starts by receiving: a connection's buffer is empty when an exchange begins (a fresh
     # one; a kept-alive one is pooled only without trailing bytes), so asking h11 first would
@@ -444,19 +304,16 @@ def _receive(
     kept: list[bytes] = []
     size = 0
     received = 0
-    backlog = received_already or []
     while True:
-        if backlog:
-            data = backlog.pop(0)
-        else:
-            reply = yield Receive(conn, RECEIVE_SIZE, soon())
-            assert isinstance(reply, bytes), reply
-            data = reply
+        data = yield Receive(conn, RECEIVE_SIZE, soon())
+        assert isinstance(data, bytes), data
+        http.receive_data(data)
         if not data and head is None:
-            # Said here because h11's words for it name its own states, not the problem.
+            # Said here because h11's words for it name its own states, not the problem. (h11
+            # keeps what came of a head, which tells a connection that ended with nothing in
+            # it from one cut short.)
             raise RemoteProtocolError(NO_RESPONSE)
         received += len(data)
-        http.receive_data(data)
         while True:
             try:
                 # Any: exact-type tests below do what isinstance() would, but mypy cannot see it.

@@ -18,11 +18,9 @@ from ._multipart import BodyPlan
 from ._version import __version__
 
 __all__ = [
-    "Built",
     "Credentials",
     "Origin",
     "Target",
-    "built_get",
     "job_id_problem",
     "job_path",
     "parse_base_url",
@@ -112,14 +110,6 @@ class Credentials:
     api_key: str = field(repr=False)
     transport: str = "sans-io"
     integration: str | None = None
-    # Status and result requests already built with these credentials, by (job id, path
-    # suffix), each with the target it was built for: a job is polled with the very same
-    # request every time, and h11's validation of a request costs as much as the rest of an
-    # exchange. Kept here, not in a module-level cache, so that no API key outlives the
-    # credentials that hold it.
-    _built: dict[tuple[str, str], tuple[Target, Built]] = field(
-        default_factory=dict, init=False, repr=False, compare=False, hash=False
-    )
 
     def __post_init__(self) -> None:
         if not self.api_key or not _HEADER_VALUE.fullmatch(self.api_key):
@@ -201,48 +191,16 @@ def submit_request(target: Target, creds: Credentials, path: str, body: BodyPlan
     return h11.Request(method="POST", target=target.prefix + path, headers=headers)
 
 
-# How many built requests one Credentials keeps: far more jobs than a client polls at once.
-MAX_BUILT = 256
-
-
-class Built(NamedTuple):
-    """A GET request and its bytes on the wire, as h11 writes them."""
-
-    request: h11.Request
-    wire: bytes
-
-    def __repr__(self) -> str:
-        # Both hold the API key (h11's Request shows its headers).
-        target = self.request.target.decode("ascii")
-        return f"Built(request=<GET {target}>, wire=<{len(self.wire)} bytes>)"
-
-
-def built_get(target: Target, creds: Credentials, job_id: str, suffix: str = "") -> Built:
-    """The GET of ``/v1/jobs/{job_id}{suffix}``, built once per job and then reused."""
-    # Keyed by the id itself, so that a hit costs one dict lookup: no path encoding, and no
-    # hash of the (dataclass) target, which is compared by identity first.
-    built = creds._built
-    if type(job_id) is str:  # anything else is refused by job_path() below
-        entry = built.get((job_id, suffix))
-        if entry is not None and (entry[0] is target or entry[0] == target):
-            return entry[1]
-    path = job_path(job_id, suffix)  # validates the id
+def _get(target: Target, creds: Credentials, path: str, json: bool) -> h11.Request:
     headers = _headers(target, creds)
-    if not suffix:
+    if json:
         headers.append(("Accept", "application/json"))
-    request = h11.Request(method="GET", target=target.prefix + path, headers=headers)
-    wire = h11.Connection(h11.CLIENT).send(request)
-    assert wire is not None
-    made = Built(request, wire)
-    if len(built) >= MAX_BUILT:
-        built.clear()
-    built[(job_id, suffix)] = (target, made)
-    return made
+    return h11.Request(method="GET", target=target.prefix + path, headers=headers)
 
 
 def status_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
-    return built_get(target, creds, job_id).request
+    return _get(target, creds, job_path(job_id), json=True)
 
 
 def result_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:
-    return built_get(target, creds, job_id, "/content").request
+    return _get(target, creds, job_path(job_id, "/content"), json=False)

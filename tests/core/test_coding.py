@@ -12,7 +12,7 @@ from core_helpers import NOW, ORIGIN, FakeExecutor
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decart_proto import Credentials, Target, exchange
+from decart_proto import Credentials, Target, exchange, status_request
 from decart_proto._coding import (
     PIECE,
     CodingError,
@@ -21,7 +21,6 @@ from decart_proto._coding import (
     coding_of,
     decode_all,
 )
-from decart_proto._requests import built_get
 
 DATA = b"".join(b"frame %d " % i for i in range(20_000))
 
@@ -133,26 +132,15 @@ def clock() -> float:
     return NOW
 
 
-@pytest.mark.parametrize("wire", [False, True], ids=["h11", "wire"])
 @pytest.mark.parametrize(
     ("extra", "coding"),
     [(b"", ""), (b"Content-Encoding: gzip\r\n", "gzip"), (b"content-encoding: br\r\n", "br")],
 )
-def test_a_response_says_its_coding_and_keeps_its_body_as_sent(
-    extra: bytes, coding: str, wire: bool
-) -> None:
+def test_a_response_says_its_coding_and_keeps_its_body_as_sent(extra: bytes, coding: str) -> None:
     body = gzip.compress(b'{"job_id":"j1","status":"pending"}') if coding else b"{}"
     raw = b"HTTP/1.1 200 OK\r\n" + extra + b"Content-Length: %d\r\n\r\n" % len(body) + body
-    request, wire_bytes = built_get(TARGET, CREDS, "j1")
+    request = status_request(TARGET, CREDS, "j1")
     run = FakeExecutor([raw]).run(
-        exchange(
-            ORIGIN,
-            request,
-            None,
-            clock=clock,
-            step=10.0,
-            deadline=NOW + 60,
-            wire=wire_bytes if wire else None,
-        )
+        exchange(ORIGIN, request, None, clock=clock, step=10.0, deadline=NOW + 60)
     )
     assert (run.value.coding, run.value.body) == (coding, body)

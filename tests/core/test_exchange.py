@@ -43,6 +43,7 @@ from decart_proto import (
     exchange,
     models,
     plan_body,
+    result_request,
     status_request,
     submit_request,
 )
@@ -54,7 +55,6 @@ from decart_proto._exchange import (
 )
 from decart_proto._inputs import FileInput
 from decart_proto._ops import MAX_HEAD
-from decart_proto._requests import built_get
 
 TARGET = Target(ORIGIN, "")
 HOST_PORT = (ORIGIN.host, ORIGIN.port)
@@ -100,23 +100,8 @@ CANNED: dict[str, tuple[bytes, int, bytes, bool]] = {
 }  # fmt: skip
 
 
-# Every test of a status exchange runs twice: once on h11 alone, and once given the request's
-# wire bytes, as the driver polls (a plain answer read without h11, anything else handed to
-# h11 with the bytes received so far). Both must behave the same in every test.
-PATH = {"wire": False}
-
-
-@pytest.fixture(params=["h11", "wire"], autouse=True, scope="module")
-def exchange_path(request: pytest.FixtureRequest) -> Generator[str, None, None]:
-    PATH["wire"] = request.param == "wire"
-    yield request.param
-    PATH["wire"] = False
-
-
-def status_exchange(**kwargs: Any) -> Generator[Op, Any, Response]:
-    request, wire = built_get(TARGET, CREDS, "j1")
-    if PATH["wire"]:
-        kwargs.setdefault("wire", wire)
+def status_exchange(**kwargs: Any) -> Generator[Op[Any], Any, Response]:
+    request = status_request(TARGET, CREDS, "j1")
     return exchange(ORIGIN, request, None, clock=clock, step=STEP, deadline=DEADLINE, **kwargs)
 
 
@@ -198,8 +183,70 @@ def test_a_dead_kept_alive_connection_fails_clearly() -> None:
     assert isinstance(run.error.error, RemoteProtocolError)
     assert run.error.error.message == "the server closed the connection without a response"
     assert run.releases[-1].reuse is False
-    # A status poll (the wire path) marks it for one more try at once, on a new connection.
-    assert run.error.stale is PATH["wire"]
+    # Closed before a byte of an answer: the failure says so, for the driver to decide on.
+    assert run.error.stale
+
+
+def kept_alive_then(*second: bytes | NetworkError, sink: bool = False) -> Run:
+    """A second exchange on a connection kept alive by a first: the peer's next chunks are
+    *second* (bytes, then end of stream; or an error thrown at the receive)."""
+    executor = FakeExecutor([CANNED["json"][0]])
+    executor.run(status_exchange())
+    chunks = [c for c in second if isinstance(c, bytes)]
+    errors = [c for c in second if isinstance(c, NetworkError)]
+    executor.incoming = chunks
+    executor.receive_error = errors[0] if errors and not chunks else None
+    seen = bytearray()
+    return executor.run(status_exchange(sink=collecting_sink(seen) if sink else None), Run())
+
+
+@pytest.mark.parametrize("sink", [False, True], ids=["status", "download"])
+@pytest.mark.parametrize(
+    "ending",
+    [b"", NetworkError("ConnectionResetError: Connection reset by peer")],
+    ids=["closed", "reset"],
+)
+def test_a_kept_alive_connection_ended_before_any_answer_is_stale(
+    ending: bytes | NetworkError, sink: bool
+) -> None:
+    run = kept_alive_then(*([ending] if isinstance(ending, NetworkError) else []), sink=sink)
+    assert isinstance(run.error, ExchangeFailed)
+    assert run.error.stale
+    assert run.written == b""
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        (IOTimeout("timed out"),),  # slow, not closed
+        (b"HTTP/1.1 20",),  # part of a head, then the end
+        (response(200, JOB)[:-3],),  # a body cut short
+        (b"junk\r\n\r\n",),  # not HTTP
+    ],
+    ids=["timeout", "cut-head", "cut-body", "junk"],
+)
+def test_other_failures_of_a_kept_alive_connection_are_not_stale(
+    second: tuple[bytes | NetworkError, ...],
+) -> None:
+    run = kept_alive_then(*second)
+    assert isinstance(run.error, ExchangeFailed)
+    assert not run.error.stale
+
+
+def test_a_new_connection_that_ends_before_any_answer_is_not_stale() -> None:
+    run = FakeExecutor([]).run(status_exchange())
+    assert isinstance(run.error, ExchangeFailed)
+    assert run.error.error.message == "the server closed the connection without a response"
+    assert not run.error.stale
+
+
+def test_a_send_that_fails_on_a_closed_kept_alive_connection_is_stale() -> None:
+    executor = FakeExecutor([CANNED["json"][0]])
+    executor.run(status_exchange())
+    executor.fail_send_after = 0
+    run = executor.run(status_exchange(), Run())
+    assert isinstance(run.error, ExchangeFailed)
+    assert run.error.stale and run.error.error is executor.send_error
 
 
 def test_fresh_skips_the_pool_and_deadlines_are_bounded() -> None:
@@ -332,7 +379,7 @@ def test_sink_streams_a_2xx_body_of_any_size(chunked: bool, split: str) -> None:
     video = bytes(range(256)) * 5000  # past MAX_SMALL_BODY: a sink is not bounded
     raw = response(200, video, chunked=chunked)
     seen = bytearray()
-    request, wire = built_get(TARGET, CREDS, "j1", "/content")
+    request = result_request(TARGET, CREDS, "j1")
     chunks = (
         SPLITS[split](raw)
         if split == "whole"
@@ -347,7 +394,6 @@ def test_sink_streams_a_2xx_body_of_any_size(chunked: bool, split: str) -> None:
             step=STEP,
             deadline=DEADLINE,
             sink=collecting_sink(seen),
-            wire=wire if PATH["wire"] else None,
         )
     )
     assert run.value == Response(200, run.value.headers, b"")

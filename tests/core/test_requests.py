@@ -18,7 +18,6 @@ from decart_proto import (
     status_request,
     submit_request,
 )
-from decart_proto._requests import MAX_BUILT
 
 KEY = "sk-test-123"
 UA = f"decart-proto/{__version__}"
@@ -239,30 +238,14 @@ def test_bad_transport_names_are_refused(transport: str) -> None:
         Credentials(KEY, transport)
 
 
-# -- requests built once per job ---------------------------------------------------------------
+# -- credentials are a value ------------------------------------------------------------------
 
 
-def test_a_job_is_polled_with_the_same_request() -> None:
+def test_credentials_hold_nothing_but_what_they_were_given() -> None:
     target = parse_base_url("http://h:1")
     creds = Credentials(KEY)
-    first = status_request(target, creds, "j")
-    assert status_request(target, creds, "j") is first
-    assert status_request(parse_base_url("http://h:1"), creds, "j") is first  # equal target
-    assert result_request(target, creds, "j") is not first
-    assert status_request(target, creds, "k") is not first
+    status_request(target, creds, "j")
     other = status_request(parse_base_url("http://h:2"), creds, "j")
     assert wire(other).splitlines()[1] == b"Host: h:2"
-    # Equal credentials are equal whatever they have built.
-    assert creds == Credentials(KEY)
-    assert hash(creds) == hash(Credentials(KEY))
-
-
-def test_built_requests_are_bounded_and_stay_right() -> None:
-    target = parse_base_url("http://h")
-    creds = Credentials(KEY)
-    for i in range(MAX_BUILT * 2 + 3):
-        request = status_request(target, creds, f"job{i}")
-        assert request.target == f"/v1/jobs/job{i}".encode()
-        assert len(creds._built) <= MAX_BUILT
-    with pytest.raises(LocalProtocolError):
-        status_request(target, creds, "../x")  # a refusal is never remembered as a request
+    assert creds == Credentials(KEY) and hash(creds) == hash(Credentials(KEY))
+    assert vars(creds) == {"api_key": KEY, "transport": "sans-io", "integration": None}
