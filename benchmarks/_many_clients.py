@@ -24,6 +24,7 @@ import cProfile
 import itertools
 import json
 import os
+import pstats
 import sys
 import threading
 from collections import Counter
@@ -264,9 +265,8 @@ def main() -> None:
     if options.profile:
         from _common import print_profile  # noqa: PLC0415 - only a profile needs it
 
-        print_profile(
-            _merged(setup.profiles.profilers), options.top, max(1, setup.tally.ok), "poll"
-        )
+        merged = MergedProfile(setup.profiles.profilers)
+        print_profile(merged, options.top, max(1, setup.tally.ok), "poll")  # type: ignore[arg-type]
     report = dict(setup.meter.report)
     report.update(
         client=options.client,
@@ -281,19 +281,18 @@ def main() -> None:
     print(json.dumps(report), flush=True)
 
 
-def _merged(profilers: list[cProfile.Profile]) -> Any:
-    """The threads' profiles as one, in the shape ``pstats.Stats`` takes."""
-    import pstats  # noqa: PLC0415 - only a profile needs it
+class MergedProfile:
+    """The threads' profiles as one, in the shape ``pstats.Stats`` reads (``create_stats``, then
+    ``stats``), so that ``_common.print_profile`` shows them together."""
 
-    stats = pstats.Stats(profilers[0])
-    for profiler in profilers[1:]:
-        stats.add(profiler)
+    def __init__(self, profilers: list[cProfile.Profile]) -> None:
+        merged = pstats.Stats(profilers[0])
+        for profiler in profilers[1:]:
+            merged.add(profiler)
+        self.stats = merged.stats  # type: ignore[attr-defined]
 
-    class Merged:
-        def create_stats(self) -> None:
-            self.stats = stats.stats  # type: ignore[attr-defined]
-
-    return Merged()
+    def create_stats(self) -> None:
+        pass
 
 
 if __name__ == "__main__":

@@ -92,6 +92,9 @@ def _sample(report: dict[str, Any], server: dict[str, Any], whole_cpu: float) ->
         "cpu_us_per_poll": 1e6 * cpu / polls,
         "kib_per_job": (report["peak_kib"] - report["rss_before_kib"]) / jobs,
         "sockets": sockets,
+        # More connections than sockets at once: connections closed and made again, each a
+        # connect the client paid for (a pool too small, or a reused connection judged stale).
+        "connections": server["accepted"],
         "polls_per_s": polls / report["seconds"],
         "failed": sum(report["errors"].values()),
         # Sockets the client held at once plus what it had open before: at the limit, some
@@ -129,7 +132,8 @@ def _run_rounds(
                         f"round {round_no + 1}/{options.rounds} {jobs:>6,} jobs {name:9}"
                         f"{sample['cpu_us_per_poll']:7.0f} us/poll "
                         f"{sample['kib_per_job']:7.1f} KiB/job "
-                        f"{sample['sockets']:6,} sockets {sample['polls_per_s']:8,.0f} polls/s "
+                        f"{sample['sockets']:6,} sockets ({sample['connections']:,} made) "
+                        f"{sample['polls_per_s']:8,.0f} polls/s "
                         f"{sample['failed']:6,} failed server {sample['server_cpu_pct']:3.0f}% cpu",
                         flush=True,
                     )
@@ -139,7 +143,7 @@ def _run_rounds(
 def _medians(samples: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     """{jobs: {client: {figure: median}}}."""
     keys = (
-        "cpu_us_per_poll", "kib_per_job", "sockets", "polls_per_s", "failed",
+        "cpu_us_per_poll", "kib_per_job", "sockets", "connections", "polls_per_s", "failed",
         "server_cpu_pct", "server_us_per_request", "seconds",
     )  # fmt: skip
     grouped: dict[tuple[int, str], list[dict[str, Any]]] = {}
@@ -186,7 +190,7 @@ def _print_tables(
         for name in names:
             figures = by_client.get(name)
             if figures is None:
-                rows.append([name, failures.get((name, jobs), "no sample"), *[""] * 8])
+                rows.append([name, failures.get((name, jobs), "no sample"), *[""] * 9])
                 continue
             cpu, kib = figures["cpu_us_per_poll"], figures["kib_per_job"]
             sockets = f"{figures['sockets']:,.0f}"
@@ -203,6 +207,7 @@ def _print_tables(
                     f"{kib:,.1f}",
                     f"{kib / base['kib_per_job']:.2f}x" if base and base["kib_per_job"] else "",
                     sockets,
+                    f"{figures['connections']:,.0f}",
                     f"{figures['polls_per_s']:,.0f}",
                     failed,
                     f"{figures['server_cpu_pct']:.0f}%",
@@ -215,7 +220,7 @@ def _print_tables(
             f"{limit} (Python {sys.version.split()[0]})",
             [
                 "client", "CPU us/poll", "vs official", "KiB/job", "vs official",
-                "sockets at once", "polls/s", "failed polls", "server CPU",
+                "sockets at once", "connections made", "polls/s", "failed polls", "server CPU",
                 f"goal (cpu <= 0.6x / 1.0x blocking, <= {GOAL_KIB_PER_JOB} KiB/job)",
             ],
             rows,
