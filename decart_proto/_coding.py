@@ -94,7 +94,7 @@ class Decoder:
                 data = inflate.unused_data
         except zlib.error as exc:
             kind = "gzip" if self.gzip else "deflate"
-            raise CodingError(f"it is not valid {kind} data: {exc}") from None
+            raise CodingError(f"it is not valid {kind} data: {exc}") from exc
 
     def end(self) -> None:
         """The body ended: refuse it if its compressed data did not."""

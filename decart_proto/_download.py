@@ -66,7 +66,7 @@ class Download:
                 try:
                     yield OutputReset()
                 except OutputError as exc:
-                    raise self._output_failed(exc) from None
+                    raise self._output_failed(exc) from exc
 
     def head(self, head: h11.Response) -> None:
         """The head of the 2xx answer whose body follows."""
@@ -78,7 +78,7 @@ class Download:
             try:
                 self.decoder = Decoder(coding)
             except CodingError as exc:
-                raise self._undecodable(coding, exc, transient=False) from None
+                raise self._undecodable(coding, exc, transient=False) from exc
         if self.to_output or coding:  # a compressed body's length is not the video's
             return
         length = header(head.headers, b"content-length")
@@ -100,7 +100,7 @@ class Download:
                 for piece in self.decoder.feed(data):
                     yield from self._keep(piece)
             except CodingError as exc:
-                raise self._undecodable(self.decoder.coding, exc, transient=True) from None
+                raise self._undecodable(self.decoder.coding, exc, transient=True) from exc
         if self.meter is not None:
             yield from self.meter.downloaded(len(data))
 
@@ -112,7 +112,7 @@ class Download:
             try:
                 yield OutputWrite(data)
             except OutputError as exc:
-                raise self._output_failed(exc) from None
+                raise self._output_failed(exc) from exc
         else:
             if self.size > self.limit:
                 raise self._too_large(f"more than {self.limit} bytes so far")
@@ -124,7 +124,7 @@ class Download:
             try:
                 self.decoder.end()
             except CodingError as exc:
-                raise self._undecodable(self.decoder.coding, exc, transient=True) from None
+                raise self._undecodable(self.decoder.coding, exc, transient=True) from exc
         if not self.size:
             # A 204, or a 200 with nothing in it, is no video: reporting the job completed
             # with 0 bytes would hand the caller a broken file as a success. Transient: the
@@ -153,6 +153,7 @@ class Download:
             f"Failed to get job content: {self.status} - the server sent the video of job "
             f"{self.job_id} encoded as {coding!r}, and {problem}{resume_hint(self.job_id)}",
             data={"status": self.status},
+            cause=problem,
         )
         return ContentProblem(error, transient=transient)
 

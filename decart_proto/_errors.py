@@ -1,11 +1,12 @@
 """The error hierarchy.
 
 The names, the ``.message`` / ``.data`` attributes and the message format are those of Decart's
-official clients, so that code written against them catches the same things. Two families are
-ours: :class:`LocalProtocolError` (the caller misused the core: a bug in a transport) and the
-transport-level failures (:class:`NetworkError`, :class:`RemoteProtocolError`,
-:class:`IOTimeout`) that a transport throws into the driver and that reach the caller as the
-``cause`` of a queue error.
+official clients, so that code written against them catches the same things. Ours besides:
+the transport-level failures (:class:`NetworkError`, :class:`RemoteProtocolError`,
+:class:`IOTimeout`, :class:`TLSVerificationError`) that a transport throws into the driver and
+that reach the caller as the cause (``__cause__``) of a queue error; and
+:class:`LocalProtocolError`, which is not a :class:`DecartSDKError` at all: as in h11, a bug in
+the code driving the core is no service error, and ``except DecartSDKError`` must not hide it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ __all__ = [
 
 
 class DecartSDKError(Exception):
-    """Base of every error this library raises on purpose."""
+    """Base of every error this library raises about the service, the network or the caller's
+    input. *cause*, the failure underneath (a network error, a protocol error), becomes
+    ``__cause__`` at once: an error is often made in one place and raised in another (after
+    the retries, once the job machine has given up), and its chain must show why either way."""
 
     def __init__(
         self,
@@ -43,7 +47,18 @@ class DecartSDKError(Exception):
         super().__init__(message)
         self.message = message
         self.data: dict[str, Any] = dict(data) if data else {}
-        self.cause = cause
+        if cause is not None:
+            self.__cause__ = cause
+
+    @property
+    def cause(self) -> BaseException | None:
+        """The failure underneath: ``__cause__`` (kept under the name the driver's callers
+        know)."""
+        return self.__cause__
+
+    @cause.setter
+    def cause(self, cause: BaseException | None) -> None:
+        self.__cause__ = cause
 
     def __str__(self) -> str:
         return self.message
@@ -53,11 +68,16 @@ class DecartSDKError(Exception):
 
 
 class InvalidAPIKeyError(DecartSDKError):
-    def __init__(self) -> None:
-        super().__init__(
-            "Missing API key. Pass `api_key` to DecartClient() or set the DECART_API_KEY "
-            "environment variable."
-        )
+    """No API key, or one that cannot be sent in a header (the key is never shown)."""
+
+    def __init__(self, problem: str | None = None) -> None:
+        if problem is None:
+            super().__init__(
+                "Missing API key. Pass `api_key` to DecartClient() or set the DECART_API_KEY "
+                "environment variable."
+            )
+        else:
+            super().__init__(f"Invalid API key: {problem}")
 
 
 class InvalidBaseURLError(DecartSDKError):
@@ -69,7 +89,8 @@ class InvalidBaseURLError(DecartSDKError):
 
 
 class InvalidInputError(DecartSDKError):
-    """The options given to ``submit`` break a rule of the model; nothing was sent."""
+    """An input of the caller's is refused before anything is sent: options that break a rule
+    of the model, a job id that cannot name a job, a client setting."""
 
 
 class ModelNotFoundError(DecartSDKError):
@@ -98,8 +119,18 @@ class DeadlineExceededError(DecartSDKError, TimeoutError):
     can be resumed."""
 
 
-class LocalProtocolError(DecartSDKError):
-    """The core was driven in a way it does not allow: a bug in the caller (a transport)."""
+class LocalProtocolError(Exception):
+    """The core was driven in a way it does not allow (an op answered wrongly, a body plan
+    that does not add up, an event the job machine cannot take in its state): a bug in the
+    code driving it, a transport. Not a :class:`DecartSDKError`, so that no handler of the
+    service's errors hides it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class NetworkError(DecartSDKError):

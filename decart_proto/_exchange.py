@@ -125,7 +125,7 @@ def exchange(
     try:
         conn: Connection[S] = yield from _open(origin, soon(), fresh)
     except NetworkError as exc:
-        raise ExchangeFailed(exc, sent=False) from None
+        raise ExchangeFailed(exc, sent=False) from exc
     try:
         try:
             head = _send(conn, request)
@@ -143,7 +143,7 @@ def exchange(
             try:
                 response = yield from _receive(conn, soon, sink, on_head)
             except NetworkError as exc:
-                raise ExchangeFailed(exc, sent=True) from None
+                raise ExchangeFailed(exc, sent=True) from exc
     except GeneratorExit:
         # Closed by a cancelled transport: it closes the connections it still holds.
         raise
@@ -212,14 +212,14 @@ def _early_response(
     try:
         return (yield from _receive(conn, lambda: window, None))
     except NetworkError:
-        raise ExchangeFailed(failure, sent=True) from None
+        raise ExchangeFailed(failure, sent=True) from failure
 
 
 def _send(conn: Connection[S], event: h11.Event) -> bytes:
     try:
         data = conn.http.send(event)
     except h11.LocalProtocolError as exc:
-        raise _misused(exc) from None
+        raise _misused(exc) from exc
     assert data is not None  # None only for ConnectionClosed, which is never sent
     return data
 
@@ -229,7 +229,7 @@ def _send_region(conn: Connection[S], region: FileRegion) -> list[Any]:
     try:
         parts = conn.http.send_with_data_passthrough(h11.Data(data=region))  # type: ignore[arg-type]
     except h11.LocalProtocolError as exc:
-        raise _misused(exc) from None
+        raise _misused(exc) from exc
     assert parts is not None
     return parts
 
@@ -319,7 +319,7 @@ def _receive(
                 # Any: exact-type tests below do what isinstance() would, but mypy cannot see it.
                 event: Any = http.next_event()
             except h11.ProtocolError as exc:
-                raise RemoteProtocolError(f"the server broke HTTP/1.1: {exc}") from None
+                raise RemoteProtocolError(f"the server broke HTTP/1.1: {exc}") from exc
             kind = type(event)
             if kind is h11.Data:
                 # h11 hands each chunk over as a new bytearray that nothing else holds: passed

@@ -92,11 +92,11 @@ def _text(field: str, value: Any) -> str:
     text = str(value)
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError:
+    except UnicodeEncodeError as exc:
         # A lone surrogate: no byte sequence would carry it faithfully.
         raise InvalidInputError(
             f"{field}: text must be valid Unicode (it has a lone surrogate)"
-        ) from None
+        ) from exc
     return text
 
 

@@ -13,7 +13,12 @@ from urllib.parse import quote, urlsplit
 
 import h11
 
-from ._errors import InvalidBaseURLError, LocalProtocolError
+from ._errors import (
+    InvalidAPIKeyError,
+    InvalidBaseURLError,
+    InvalidInputError,
+    LocalProtocolError,
+)
 from ._multipart import BodyPlan
 from ._version import __version__
 
@@ -68,7 +73,7 @@ def parse_base_url(url: str) -> Target:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise InvalidBaseURLError(url, str(exc)) from None
+        raise InvalidBaseURLError(url, str(exc)) from exc
     if not parts.hostname:
         raise InvalidBaseURLError(url, "it names no host")
     if parts.username is not None or parts.password is not None:
@@ -96,8 +101,8 @@ def _ascii_host(url: str, host: str) -> str:
     failing later inside a request."""
     try:
         host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise InvalidBaseURLError(url, f"its host {host!r} is not a valid host name") from None
+    except UnicodeError as exc:
+        raise InvalidBaseURLError(url, f"its host {host!r} is not a valid host name") from exc
     if not _HOST.fullmatch(host):
         raise InvalidBaseURLError(url, f"its host {host!r} is not a valid host name")
     return host
@@ -112,13 +117,21 @@ class Credentials:
     integration: str | None = None
 
     def __post_init__(self) -> None:
+        # The key and the integration are the caller's (their errors are the SDK's, as the
+        # official clients' are); the transport's name is a transport's bug.
         if not self.api_key or not _HEADER_VALUE.fullmatch(self.api_key):
             # The key itself is never echoed: it may be a real secret pasted by mistake.
-            raise LocalProtocolError("the API key must be non-empty visible ASCII")
+            raise InvalidAPIKeyError(
+                "it must be visible ASCII with no space at either end (a key read from a "
+                "file may end with a newline)"
+            )
         if not _HEADER_VALUE.fullmatch(self.transport):
             raise LocalProtocolError(f"transport {self.transport!r} must be visible ASCII")
         if self.integration is not None and not _HEADER_VALUE.fullmatch(self.integration):
-            raise LocalProtocolError(f"integration {self.integration!r} must be visible ASCII")
+            raise InvalidInputError(
+                f"integration {self.integration!r} must be visible ASCII with no space at "
+                "either end"
+            )
 
     @property
     def user_agent(self) -> str:
@@ -134,7 +147,7 @@ def job_path(job_id: str, suffix: str = "") -> str:
     leave ``/v1/jobs/`` once a proxy decodes them."""
     problem = job_id_problem(job_id)
     if problem is not None:
-        raise LocalProtocolError(
+        raise InvalidInputError(
             f"job id {shown_job_id(job_id)} {problem}; job ids come from submit()"
         )
     if _UNRESERVED.fullmatch(job_id):  # the usual id: nothing to encode

@@ -182,9 +182,10 @@ def read_job_json(
             cause = RemoteProtocolError(
                 f"the server sent an answer encoded as {coding!r}, and {exc}"
             )
+            cause.__cause__ = exc
             raise op.error(
                 f"Failed to {op.phrase}: {cause.message}", data={"status": status_code}, cause=cause
-            ) from None
+            ) from cause
     parsed = _parse_json(body)
     job_id = parsed.get("job_id") if isinstance(parsed, dict) else None
     status = parsed.get("status") if isinstance(parsed, dict) else None

@@ -21,6 +21,7 @@ from decart_proto import (
     Connect,
     Connection,
     Credentials,
+    DecartSDKError,
     FileInfo,
     FileRegion,
     IOTimeout,
@@ -332,6 +333,9 @@ def test_malformed_responses(raw: bytes) -> None:
     run = FakeExecutor([raw]).run(status_exchange())
     assert isinstance(run.error, ExchangeFailed)
     assert run.error.error.message.startswith("the server broke HTTP/1.1: ")
+    # h11's own error is the cause, chained; and the failure is the error's.
+    assert isinstance(run.error.error.__cause__, h11.RemoteProtocolError)
+    assert run.error.__cause__ is run.error.error
 
 
 def test_oversized_head_is_refused() -> None:
@@ -520,7 +524,7 @@ def test_failed_upload_with_a_garbled_answer_reports_the_send_error() -> None:
     executor = FakeExecutor([b"HTTP/1.1 41"], fail_send_after=10, send_error=error)
     run = executor.run(submit_exchange(request, body))
     assert isinstance(run.error, ExchangeFailed)
-    assert run.error.error is error
+    assert run.error.error is error is run.error.__cause__
 
 
 def test_connect_failure_sent_nothing() -> None:
@@ -528,6 +532,7 @@ def test_connect_failure_sent_nothing() -> None:
     run = FakeExecutor(connect_error=refused).run(status_exchange())
     assert isinstance(run.error, ExchangeFailed)
     assert (run.error.error, run.error.sent) == (refused, False)
+    assert run.error.__cause__ is refused
     assert run.releases == []
 
 
@@ -594,7 +599,9 @@ def test_a_plan_longer_than_its_length_is_a_local_error(segments: tuple[Any, ...
     request = submit_request(TARGET, CREDS, "/v1/jobs/m", body)
     run = FakeExecutor([]).run(submit_exchange(request, body))
     assert isinstance(run.error, LocalProtocolError)
+    assert not isinstance(run.error, DecartSDKError)  # a bug, not a service error
     assert "content_length" in run.error.message
+    assert isinstance(run.error.__cause__, h11.LocalProtocolError)  # what h11 refused
     assert [r.reuse for r in run.releases] == [False]
 
 

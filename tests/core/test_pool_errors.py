@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import pytest
 
 import decart_proto
 from decart_proto import (
+    Connect,
     Connection,
     ConnectionPool,
     DeadlineExceededError,
     DecartSDKError,
+    Driver,
     InvalidAPIKeyError,
     IOTimeout,
+    LocalProtocolError,
     NetworkError,
     Origin,
+    QueueStatusError,
+    Receive,
     RemoteProtocolError,
+    RetryPolicy,
 )
 
 A = Origin("https", "a.example", 443)
@@ -69,6 +78,46 @@ def test_error_hierarchy() -> None:
     error = InvalidAPIKeyError()
     assert "DECART_API_KEY" in error.message
     assert error.data == {} and error.cause is None
+
+
+def test_a_local_protocol_error_is_no_service_error() -> None:
+    # As in h11: a bug in the code driving the core must not be caught by a handler of the
+    # service's errors.
+    assert not issubclass(LocalProtocolError, DecartSDKError)
+    error = LocalProtocolError("an op was answered with the wrong type")
+    assert (error.message, str(error)) == ("an op was answered with the wrong type",) * 2
+
+
+def test_a_cause_is_the_errors_chain() -> None:
+    underneath = NetworkError("ConnectionResetError: Connection reset by peer")
+    error = QueueStatusError("Failed to get job status: reset", cause=underneath)
+    assert error.__cause__ is underneath is error.cause
+    assert error.__suppress_context__  # the cause explains it, as after raise ... from
+    other = IOTimeout("timed out")
+    error.cause = other
+    assert error.__cause__ is other
+    assert DecartSDKError("m").__cause__ is None
+
+
+def test_a_failure_reaches_the_caller_with_its_cause_chained() -> None:
+    driver: Driver[None] = Driver(
+        api_key="k" * 20,
+        base_url="http://x.invalid",
+        clock=lambda: 0.0,
+        rand=random.Random(1),
+        retry=RetryPolicy(max_retries=0),
+    )
+    reset = NetworkError("ConnectionResetError: Connection reset by peer")
+    gen = driver.status("j1")
+    reply: Any = None
+    error: BaseException | None = None
+    with pytest.raises(QueueStatusError) as info:
+        while True:
+            op = gen.throw(error) if error is not None else gen.send(reply)
+            reply = Connection(op.origin, None) if isinstance(op, Connect) else None
+            error = reset if isinstance(op, Receive) else None
+    assert info.value.__cause__ is reset
+    assert "Connection reset by peer" in info.value.message
 
 
 def test_error_data_is_copied() -> None:

@@ -8,7 +8,10 @@ import pytest
 from decart_proto import (
     BodyPlan,
     Credentials,
+    DecartSDKError,
+    InvalidAPIKeyError,
     InvalidBaseURLError,
+    InvalidInputError,
     LocalProtocolError,
     Origin,
     Target,
@@ -142,7 +145,8 @@ def test_job_ids_are_percent_encoded(job_id: str, path: bytes) -> None:
 def test_bad_job_ids_are_refused_clearly(job_id: object, fragment: str) -> None:
     target = parse_base_url("http://h")
     for build in (status_request, result_request):
-        with pytest.raises(LocalProtocolError) as info:
+        # The caller's input: one of the SDK's errors, as the official clients' input errors.
+        with pytest.raises(InvalidInputError) as info:
             build(target, Credentials(KEY), job_id)  # type: ignore[arg-type]
         assert fragment in info.value.message
         assert "job ids come from submit()" in info.value.message
@@ -220,22 +224,24 @@ def test_credentials_never_show_the_key() -> None:
 
 @pytest.mark.parametrize("key", ["", " lead", "trail ", "a\nb", "é", "a\x00"])
 def test_bad_api_keys_are_refused_without_echo(key: str) -> None:
-    with pytest.raises(LocalProtocolError) as info:
+    with pytest.raises(InvalidAPIKeyError) as info:
         Credentials(key)
+    assert info.value.message.startswith("Invalid API key: it must be visible ASCII")
     if key.strip():
         assert key not in info.value.message
 
 
 @pytest.mark.parametrize("integration", ["", "a\r\nX-Evil: 1", "é"])
 def test_bad_integrations_are_refused(integration: str) -> None:
-    with pytest.raises(LocalProtocolError):
+    with pytest.raises(InvalidInputError):
         Credentials(KEY, integration=integration)
 
 
 @pytest.mark.parametrize("transport", ["", "a\r\nb", "é"])
-def test_bad_transport_names_are_refused(transport: str) -> None:
-    with pytest.raises(LocalProtocolError):
+def test_bad_transport_names_are_a_transports_bug(transport: str) -> None:
+    with pytest.raises(LocalProtocolError) as info:
         Credentials(KEY, transport)
+    assert not isinstance(info.value, DecartSDKError)
 
 
 # -- credentials are a value ------------------------------------------------------------------

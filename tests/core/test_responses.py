@@ -17,6 +17,7 @@ from decart_proto import (
     QueueSubmitError,
     RemoteProtocolError,
 )
+from decart_proto._coding import CodingError
 from decart_proto._responses import (
     MAX_ERROR_TEXT,
     MAX_SMALL_BODY,
@@ -146,6 +147,9 @@ def test_a_job_json_that_does_not_decode_is_refused_clearly(
     assert "not a JSON object" not in info.value.message
     assert info.value.data == {"status": 200}
     assert isinstance(info.value.cause, RemoteProtocolError)
+    # Chained all the way down: the decoder's own complaint is the protocol error's cause.
+    assert info.value.__cause__ is info.value.cause
+    assert isinstance(info.value.cause.__cause__, CodingError)
 
 
 @pytest.mark.parametrize(

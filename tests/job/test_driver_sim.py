@@ -31,9 +31,9 @@ from decart_proto import (
     DeadlineExceededError,
     DecartSDKError,
     Driver,
+    InvalidInputError,
     JobStatusResponse,
     JobSubmitResponse,
-    LocalProtocolError,
     NetworkError,
     PollPolicy,
     QueueJobResult,
@@ -612,7 +612,7 @@ def test_closing_the_generator_mid_call_ends_it_quietly(
 def test_bad_arguments_fail_before_any_io() -> None:
     world = World(random.Random(0))
     driver = Driver(api_key=API_KEY, clock=world.clock, rand=random.Random(0))
-    with pytest.raises(LocalProtocolError, match="job ids come from submit"):
+    with pytest.raises(InvalidInputError, match="job ids come from submit"):
         next(driver.status("a/../b"))
     for bad in (0, -1, float("nan")):
         with pytest.raises(ValueError, match="timeout"):
