@@ -1,15 +1,23 @@
-"""Hypothesis defaults for the whole suite: CI must be deterministic and must not fail because a
-shared 2-core machine was slow for a moment.
+"""Hypothesis defaults for the whole suite, and the coverage bars of each folder.
+
+Hypothesis: CI must be deterministic and must not fail because a shared 2-core machine was slow
+for a moment.
 
 Derandomized unless ``DECART_HYPOTHESIS_RANDOM=1`` (for hunting bugs with fresh randomness), so a
 failure seen in CI is seen again on the next run; no deadline and no too-slow health check,
 since a draw that took two seconds on a loaded machine says nothing about the code.
+
+Coverage: with ``--cov``, once pytest-cov has combined the data (the suite's and the command's
+subprocesses'), each folder is judged against its bar in ``coverage_bars.BARS``; a miss fails
+the run.
 """
 
 from __future__ import annotations
 
 import os
 
+import pytest
+from coverage_bars import Verdict, check
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -21,3 +29,24 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile("decart-proto")
+
+_VERDICTS = pytest.StashKey[list[Verdict]]()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if config.pluginmanager.getplugin("_cov") is None or config.getoption("no_cov", False):
+        return
+    data_file = config.invocation_params.dir / ".coverage"  # where pytest-cov combined it
+    if not data_file.exists():
+        return
+    verdicts = config.stash[_VERDICTS] = check(data_file)
+    if any(v.failed for v in verdicts) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    for verdict in config.stash.get(_VERDICTS, []):
+        terminalreporter.write_line(verdict.line(), red=verdict.failed, bold=verdict.failed)

@@ -16,7 +16,9 @@ FAST = ("--poll-interval", "0.1")
 
 
 def cli_env(emu: Emulator | None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DECART_", "COV_CORE"))}
+    # The caller's DECART_* settings never leak in; coverage's COVERAGE_PROCESS_CONFIG does, so
+    # that a run with --cov measures the command in its subprocess (pyproject's patch setting).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECART_")}
     env["PYTHONUNBUFFERED"] = "1"
     if emu is not None:
         env["DECART_API_KEY"] = emu.api_key

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -238,8 +239,12 @@ def run_guarded_import(package: str, search_path: Path) -> subprocess.CompletedP
     interpreter that refuses the forbidden modules."""
     code = f"import sys; sys.path.insert(0, {str(search_path)!r})\n"
     code += RUNTIME_CHECK.replace("__PKG__", package)
+    # Without coverage's subprocess measurement: a tracer that needs threading and time cannot
+    # run (nor save its data) in an interpreter that refuses them.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
     return subprocess.run(
         [sys.executable, "-I", "-c", code, json.dumps(RUNTIME_FORBIDDEN)],
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
