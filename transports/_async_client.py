@@ -1,19 +1,24 @@
-"""What the asyncio and trio clients share: the client and ``client.queue`` facade, the pool,
-and the loop that runs a driver generator. Each event loop supplies only an :class:`AsyncIO`
-(connect, send, send a file, receive, sleep, close), so the two modules differ in nothing but
-how they touch their loop.
+"""The client, written once: the loop that answers a driver's ops, the pool of kept-alive
+connections, and the ``DecartClient`` / ``client.queue`` facade, for async code. A transport
+supplies only its :class:`AsyncIO`: how its event loop connects, sends, receives and waits.
 
-Concurrency: everything here runs on one event loop thread, and the pool is only touched
-between awaits, so it needs no lock.
+``_sync_client.py``, the blocking twin of this file, is generated from it by
+``scripts/unasync.py`` (``async def`` becomes ``def``, ``await`` goes, ``AsyncIO`` becomes
+``SyncIO``, ...): edit this file, run the script, and commit both; a test fails while the two
+differ. Where the styles truly differ, the difference is in a name the script swaps
+(``_style.py``: the pool's lock, how a callback is called), never in a second copy of a loop.
+
+Concurrency: the calls of an async client run on one event loop thread and touch the pool
+only between awaits; those of the blocking client run on any number of threads at once,
+which its pool's lock serializes.
 """
 
 from __future__ import annotations
 
 import abc
-import inspect
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Any, Generic, Protocol, TypeVar
 
 from decart_proto import (
     Acquire,
@@ -28,6 +33,7 @@ from decart_proto import (
     NetworkError,
     Notify,
     Op,
+    Origin,
     OutputError,
     OutputReset,
     OutputWrite,
@@ -47,110 +53,157 @@ from decart_proto import (
     Timeouts,
 )
 
-from . import _calls
+from . import _style
 from ._common import (
+    Address,
     ClientConfig,
     Output,
     OutputTarget,
-    ProgressCallback,
-    StatusCallback,
+    file_descriptor,
     finish_output,
     network_error,
+    numeric_addresses,
+    open_output,
+    opened_region,
     probe_file,
     read_chunk,
+    read_into,
+    resolve,
     short_file,
 )
+from ._style import ProgressCallback, StatusCallback, status_callback_in
 
-__all__ = ["AsyncDecartClient", "AsyncIO", "QueueClient", "send_in_chunks"]
+__all__ = ["AsyncDecartClient", "AsyncIO", "AsyncQueueClient"]
 
-T = TypeVar("T")
 S = TypeVar("S")
-C = TypeVar("C", bound="AsyncDecartClient[Any]")
+T = TypeVar("T")
 
-
-class AsyncIO(abc.ABC, Generic[S]):
-    """One event loop's primitives over its streams ``S``. A stream is what ``connect`` (or
-    ``start_tls``) returns; it travels inside :class:`Connection` and comes back to the other
-    methods. Every method raises ``OSError`` or :class:`NetworkError` (``IOTimeout`` once
-    ``deadline`` passes) for a network failure, and lets the loop's own cancellation through."""
-
-    name: str
-
-    @abc.abstractmethod
-    def clock(self) -> float:
-        """The loop's clock, which is the driver's clock: deadlines are on it."""
-
-    @abc.abstractmethod
-    async def connect(self, host: str, port: int, deadline: float) -> S:
-        """A connected plain stream; nothing left open on failure."""
-
-    @abc.abstractmethod
-    async def start_tls(
-        self, stream: S, context: ssl.SSLContext, server_hostname: str, deadline: float
-    ) -> S:
-        """*stream* with TLS over it, the handshake done (the certificate verified for
-        *server_hostname*). On failure the caller closes *stream*."""
-
-    @abc.abstractmethod
-    async def send(self, stream: S, data: bytes, deadline: float) -> None: ...
-
-    @abc.abstractmethod
-    async def send_file(self, stream: S, region: FileRegion, deadline: float) -> int:
-        """Send the region (``sendfile`` where the loop can); the number of bytes sent, fewer
-        only when the file ended early."""
-
-    @abc.abstractmethod
-    async def receive(self, stream: S, max_bytes: int, deadline: float) -> bytes: ...
-
-    @abc.abstractmethod
-    async def sleep_until(self, until: float) -> None: ...
-
-    @abc.abstractmethod
-    async def in_thread(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
-        """Run a call that may block for long (a read from a pipe) off the loop, and stop
-        waiting for it at *deadline* (``IOTimeout``); cancelling the caller must not wait for
-        it either."""
-
-    @abc.abstractmethod
-    def is_stale(self, stream: S) -> bool:
-        """An idle stream the server has closed (or sent unasked-for bytes on)."""
-
-    @abc.abstractmethod
-    def close(self, stream: S) -> None:
-        """Close at once, without waiting: used for streams half-way through an exchange."""
-
-
-# What an async transport sends of a file when the loop cannot sendfile it (TLS, trio).
+# A file that cannot go by sendfile (TLS, no descriptor) is read into one buffer of this size,
+# reused for the whole upload, and sent a piece at a time.
 CHUNK = 1 << 20
 
 
-async def send_in_chunks(f: Any, length: int, send: Callable[[bytes], Awaitable[None]]) -> int:
-    """Send up to *length* bytes of the open file *f*, one chunk at a time, each read on the
-    loop (a read from a local file is short); how many were sent, fewer if the file ended."""
-    sent = 0
-    while sent < length:
-        chunk = f.read(min(CHUNK, length - sent))
-        if not chunk:
-            break
-        await send(chunk)
-        sent += len(chunk)
-    return sent
+class AsyncIO(Protocol[S]):
+    """The I/O of one event loop, for its streams ``S``: all a transport implements. A method
+    that waits gives up at ``deadline`` (on :meth:`clock`) with :class:`IOTimeout`, reports a
+    network failure as an ``OSError`` or a :class:`NetworkError`, and lets the loop's own
+    cancellation through."""
+
+    name: str  # the transport's name in the User-Agent
+
+    def clock(self) -> float:
+        """The loop's clock, which is the driver's: every deadline is on it."""
+        ...
+
+    async def connect(self, address: Address, deadline: float) -> S:
+        """A plain stream connected to *address* (one of ``socket.getaddrinfo``'s answers);
+        nothing left open on failure."""
+        ...
+
+    async def start_tls(
+        self, stream: S, context: ssl.SSLContext, server_hostname: str, deadline: float
+    ) -> S:
+        """*stream* speaking TLS, its certificate verified for *server_hostname*. On failure
+        *stream* is left for its owner to close."""
+        ...
+
+    async def send(self, stream: S, data: bytes | memoryview, deadline: float) -> None:
+        """Send all of *data* (or take it into the loop's buffer): the caller may reuse
+        *data*'s memory once this returns."""
+        ...
+
+    async def sendfile(
+        self, stream: S, file: IO[bytes], offset: int, count: int, deadline: float
+    ) -> int | None:
+        """Send *count* bytes of *file* from *offset* by ``os.sendfile`` (no bytes pass
+        through Python); how many, fewer only if the file ended. None when this stream cannot
+        (TLS, a loop without sendfile): the bytes then go through :meth:`send`."""
+        ...
+
+    async def receive(self, stream: S, max_bytes: int, deadline: float) -> bytes:
+        """Up to *max_bytes*: what has arrived, or else the next bytes to arrive; ``b""`` at
+        the end of the stream."""
+        ...
+
+    async def sleep_until(self, until: float) -> None: ...
+
+    async def run_in_thread(self, deadline: float, call: Callable[[], T]) -> T:
+        """``call()`` on another thread (a name lookup, a read from a pipe: what may block for
+        long), waited for until *deadline*. One given up on ends on its own, holding up
+        neither the loop's end nor the program's exit."""
+        ...
+
+    def is_stale(self, stream: S) -> bool:
+        """Whether an idle stream must not be reused: the server closed it, or sent bytes no
+        one asked for. Answered without waiting."""
+        ...
+
+    def close(self, stream: S) -> None:
+        """Close at once, without waiting: it runs while a call is being cancelled, where
+        anything awaited would be cancelled too."""
+        ...
 
 
-class _Run(Generic[S]):
-    """Executes one driver generator on the loop. Its ``held`` set is what makes cancellation
-    safe: a connection lent out to this call is closed, never pooled, if the call ends early."""
+class AsyncPool(Generic[S]):
+    """A client's idle kept-alive connections, shared by its calls. A connection lent out is
+    the call's (its run closes it if the call ends early); one given back after an exchange
+    waits here for the next request to its origin.
+
+    (A limit on open connections, waited for fairly, would sit here: acquired before
+    ``Connect``, released at ``Release``.)"""
+
+    def __init__(self, io: AsyncIO[S], max_idle_per_origin: int) -> None:
+        self._io = io
+        self._pooled: ConnectionPool[S] = ConnectionPool(max_idle_per_origin)
+        self._lock = _style.AsyncPoolLock()
+        self._closed = False
+
+    def take(self, origin: Origin) -> Connection[S] | None:
+        """An idle connection to *origin* still fit for a request, or None; the stale ones
+        found on the way are closed."""
+        while True:
+            with self._lock:
+                conn = self._pooled.take(origin)
+            if conn is None or not self._io.is_stale(conn.stream):
+                return conn
+            self._io.close(conn.stream)
+
+    def give_back(self, conn: Connection[S], reuse: bool) -> None:
+        with self._lock:
+            closing = self._pooled.give_back(conn, reuse and not self._closed)
+        if closing is not None:
+            self._io.close(closing.stream)
+
+    def close(self) -> None:
+        """Close the idle connections, and those that calls still running give back later."""
+        with self._lock:
+            self._closed = True
+            idle = self._pooled.drain()
+        for conn in idle:
+            self._io.close(conn.stream)
+
+
+class AsyncRun(Generic[S]):
+    """One call: its driver generator run to the end, each op answered through the I/O.
+
+    What a failure is: an ``OSError`` or :class:`NetworkError` of the I/O, and the
+    :class:`OutputError` of an output, are thrown into the driver, which decides (retry, give
+    up, add the job id). What the caller's own things raise (a callback, an input file that
+    cannot be read) reaches the caller as it is. And whatever ends the call early (an error, a
+    cancellation) closes the connections it holds: a half-used one never returns to the pool.
+    """
 
     def __init__(
         self,
         client: AsyncDecartClient[S],
-        callback: StatusCallback | None,
-        output: Output | None,
-        on_progress: ProgressCallback | None,
+        on_status_change: StatusCallback | None = None,
+        output: Output | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
-        self.client = client
         self.io = client._io
-        self.callback = callback
+        self.pool = client._pool
+        self.tls = client._tls_context
+        self.on_status_change = on_status_change
         self.output = output
         self.on_progress = on_progress
         self.held: set[Connection[S]] = set()
@@ -163,23 +216,21 @@ class _Run(Generic[S]):
                 try:
                     op = gen.throw(error) if error is not None else gen.send(reply)
                 except StopIteration as stop:
-                    # A failed commit propagates: the driver has returned, so finish_output
-                    # adds the job id itself.
                     value: T = stop.value
+                    # The driver has returned: a failed commit gets its job id there.
                     finish_output(self.output, value)
                     return value
                 reply, error = None, None
+                if isinstance(op, (Notify, Progress)):
+                    await self._call_back(op)  # the caller's code: what it raises is its own
+                    continue
                 try:
-                    reply = await self.execute(op)
+                    reply = await self._answer(op)
                 except (NetworkError, OutputError) as exc:
-                    # Thrown into the driver, which decides: a network failure may be retried;
-                    # an output that cannot be written ends the call, with the job id added.
                     error = exc
                 except OSError as exc:
                     error = network_error(exc)
         except BaseException:
-            # Cancelled (a cancel scope, task.cancel()) or failed: nothing half-used may return
-            # to the pool, and no partial output may stay behind.
             for conn in self.held:
                 self.io.close(conn.stream)
             self.held.clear()
@@ -189,51 +240,32 @@ class _Run(Generic[S]):
         finally:
             gen.close()
 
-    async def execute(self, op: Op[S]) -> Reply[S]:
-        io = self.io
+    async def _answer(self, op: Op[S]) -> Reply[S]:
+        # The ops of every request first: this runs several times per request.
         if isinstance(op, Receive):
-            return await io.receive(op.connection.stream, op.max_bytes, op.deadline)
+            return await self.io.receive(op.connection.stream, op.max_bytes, op.deadline)
         if isinstance(op, SendBytes):
-            await io.send(op.connection.stream, op.data, op.deadline)
+            await self.io.send(op.connection.stream, op.data, op.deadline)
             return None
         if isinstance(op, Acquire):
-            pooled = self.client._acquire(op)
-            if pooled is not None:
-                self.held.add(pooled)
-            return pooled
-        if isinstance(op, Connect):
-            conn = Connection(op.origin, await io.connect(op.host, op.port, op.deadline))
-            self.held.add(conn)
-            return conn
-        if isinstance(op, StartTLS):
-            conn = op.connection
-            context = self.client._tls_context()
-            conn.stream = await io.start_tls(conn.stream, context, op.server_hostname, op.deadline)
-            return None
+            return self._hold(self.pool.take(op.origin))
         if isinstance(op, Release):
             self.held.discard(op.connection)
-            self.client._release(op.connection, op.reuse)
+            self.pool.give_back(op.connection, op.reuse)
             return None
         if isinstance(op, Sleep):
-            await io.sleep_until(op.until)
+            await self.io.sleep_until(op.until)
+            return None
+        if isinstance(op, Connect):
+            return self._hold(Connection(op.origin, await self._connect(op)))
+        if isinstance(op, StartTLS):
+            conn = op.connection
+            conn.stream = await self.io.start_tls(
+                conn.stream, self.tls(), op.server_hostname, op.deadline
+            )
             return None
         if isinstance(op, SendFile):
-            region = op.region
-            sent = await io.send_file(op.connection.stream, region, op.deadline)
-            if sent != region.length:
-                raise short_file(region, sent)
-            return None
-        if isinstance(op, Notify):
-            if self.callback is not None:
-                outcome = self.callback(op.status)
-                if inspect.isawaitable(outcome):
-                    await outcome
-            return None
-        if isinstance(op, Progress):
-            if self.on_progress is not None:
-                outcome = self.on_progress(op)
-                if inspect.isawaitable(outcome):
-                    await outcome
+            await self._send_file(op)
             return None
         if isinstance(op, OutputWrite):
             assert self.output is not None
@@ -246,14 +278,71 @@ class _Run(Generic[S]):
         if isinstance(op, ProbeFile):
             return probe_file(op.file)
         assert isinstance(op, ReadFile), op
-        # A pipe may block until its writer writes: never on the loop's thread.
-        return await io.in_thread(op.deadline, read_chunk, op.file, op.max_bytes)
+        # A pipe may keep a read waiting for its writer: never on the loop's own thread.
+        file, size = op.file, op.max_bytes
+        return await self.io.run_in_thread(op.deadline, lambda: read_chunk(file, size))
+
+    def _hold(self, conn: Connection[S] | None) -> Connection[S] | None:
+        if conn is not None:
+            self.held.add(conn)
+        return conn
+
+    async def _call_back(self, op: Notify | Progress) -> None:
+        if isinstance(op, Notify):
+            if self.on_status_change is not None:
+                await _style.call_async(self.on_status_change, op.status, "on_status_change")
+        elif self.on_progress is not None:
+            await _style.call_async(self.on_progress, op, "on_progress")
+
+    async def _connect(self, op: Connect) -> S:
+        """A stream to the first address of ``op.host`` that accepts, tried in the resolver's
+        order (as ``socket.create_connection`` does); the last failure when none does. The
+        name is looked up on a thread, so that a resolver that hangs ends at the deadline."""
+        host, port = op.host, op.port
+        addresses: Sequence[Address] | None = numeric_addresses(host, port)
+        if addresses is None:
+            addresses = await self.io.run_in_thread(op.deadline, lambda: resolve(host, port))
+        failure = OSError(f"{host!r} has no address")
+        for address in addresses:
+            try:
+                return await self.io.connect(address, op.deadline)
+            except OSError as exc:
+                failure = exc
+        raise failure
+
+    async def _send_file(self, op: SendFile[S]) -> None:
+        region = op.region
+        assert region.length is not None
+        with opened_region(region) as f:
+            sent = None
+            if file_descriptor(f) is not None:
+                sent = await self.io.sendfile(
+                    op.connection.stream, f, region.offset, region.length, op.deadline
+                )
+            if sent is None:
+                sent = await self._send_chunks(op.connection.stream, region, f, op.deadline)
+        if sent != region.length:
+            raise short_file(region, sent)
+
+    async def _send_chunks(
+        self, stream: S, region: FileRegion, f: IO[bytes], deadline: float
+    ) -> int:
+        assert region.length is not None
+        sent = 0
+        view = memoryview(bytearray(min(CHUNK, region.length)))
+        while sent < region.length:
+            got = read_into(region.file, f, view[: region.length - sent])
+            if not got:
+                break
+            await self.io.send(stream, view[:got], deadline)
+            sent += got
+        return sent
 
 
-class AsyncDecartClient(Generic[S]):
-    """The async client's body; ``transports.asyncio`` and ``transports.trio`` each name a
-    subclass ``DecartClient`` that picks its :class:`AsyncIO`. ``async with`` closes the idle
-    connections on exit."""
+class AsyncDecartClient(abc.ABC, Generic[S]):
+    """A Decart Queue API client; each transport names a subclass ``DecartClient`` that
+    chooses its :class:`AsyncIO`. One client serves any number of concurrent calls, which
+    share its connections; ``async with`` closes them on exit."""
 
     def __init__(
         self,
@@ -273,15 +362,14 @@ class AsyncDecartClient(Generic[S]):
         )  # fmt: skip
         self._io = self._make_io()
         self._driver: Driver[S] = self._config.driver(self._io.clock, self._io.name)
-        self._pool: ConnectionPool[S] = ConnectionPool(max_idle_connections)
+        self._pool = AsyncPool(self._io, max_idle_connections)
         self._tls: ssl.SSLContext | None = None
-        self._closed = False
         self.base_url = self._config.base_url
         self.integration = integration
-        self.queue = QueueClient(self)
+        self.queue = AsyncQueueClient(self)
 
-    def _make_io(self) -> AsyncIO[S]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _make_io(self) -> AsyncIO[S]: ...
 
     def __repr__(self) -> str:
         return f"DecartClient(base_url={self.base_url!r})"
@@ -294,42 +382,28 @@ class AsyncDecartClient(Generic[S]):
 
     async def close(self) -> None:
         """Close the idle connections, and those that calls still running give back later."""
-        self._closed = True
-        for conn in self._pool.drain():
-            self._io.close(conn.stream)
-
-    async def _run(self, call: _calls.Call[S, T]) -> T:
-        run = _Run(self, call.on_status_change, call.output, call.on_progress)
-        return await run.run(call.gen)
-
-    def _acquire(self, op: Acquire) -> Connection[S] | None:
-        """An idle connection to the origin that the server has not closed, or None."""
-        while (conn := self._pool.take(op.origin)) is not None:
-            if not self._io.is_stale(conn.stream):
-                return conn
-            self._io.close(conn.stream)
-        return None
+        self._pool.close()
 
     def _tls_context(self) -> ssl.SSLContext:
+        # Made at the first https connection (loading the trust store takes a while).
         if self._tls is None:
             self._tls = self._config.tls_context()
         return self._tls
 
-    def _release(self, conn: Connection[S], reuse: bool) -> None:
-        closing = self._pool.give_back(conn, reuse and not self._closed)
-        if closing is not None:
-            self._io.close(closing.stream)
+
+C = TypeVar("C", bound=AsyncDecartClient[Any])
 
 
-class QueueClient(Generic[S]):
+class AsyncQueueClient(Generic[S]):
     """``client.queue``: the four methods of the Queue API docs, plus :meth:`wait` to resume a
     job by id. ``timeout`` is the whole call's deadline in seconds; ``output`` (a path or a
     binary file) receives the video instead of memory, atomically for a path; ``on_progress``
     is called with a :class:`decart_proto.Progress` as the upload and the download move.
-    Callbacks may be plain or async callables; an async one is awaited."""
+    An async client awaits the callbacks that are async; a blocking one refuses them."""
 
     def __init__(self, client: AsyncDecartClient[S]) -> None:
         self._client = client
+        self._driver = client._driver
 
     async def submit(
         self,
@@ -338,12 +412,11 @@ class QueueClient(Generic[S]):
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> JobSubmitResponse:
-        return await self._client._run(
-            _calls.submit(self._client._driver, options, timeout, on_progress)
-        )
+        gen = self._driver.submit(options, timeout=timeout, progress=on_progress is not None)
+        return await AsyncRun(self._client, on_progress=on_progress).run(gen)
 
     async def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
-        return await self._client._run(_calls.status(self._client._driver, job_id, timeout))
+        return await AsyncRun(self._client).run(self._driver.status(job_id, timeout=timeout))
 
     async def result(
         self,
@@ -353,8 +426,11 @@ class QueueClient(Generic[S]):
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
-        call = _calls.result(self._client._driver, job_id, output, timeout, on_progress)
-        return await self._client._run(call)
+        out = open_output(output)
+        gen = self._driver.result(
+            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+        )
+        return await AsyncRun(self._client, None, out, on_progress).run(gen)
 
     async def submit_and_poll(
         self,
@@ -365,11 +441,13 @@ class QueueClient(Generic[S]):
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
-        driver = self._client._driver
-        call = _calls.submit_and_poll(
-            driver, options, on_status_change, output, timeout, on_progress
+        # The callback may come in the options, as in the Queue API docs.
+        callback = on_status_change or status_callback_in(options)
+        out = open_output(output)
+        gen = self._driver.submit_and_poll(
+            options, to_output=out is not None, timeout=timeout, progress=on_progress is not None
         )
-        return await self._client._run(call)
+        return await AsyncRun(self._client, callback, out, on_progress).run(gen)
 
     async def wait(
         self,
@@ -380,6 +458,8 @@ class QueueClient(Generic[S]):
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
-        driver = self._client._driver
-        call = _calls.wait(driver, job_id, on_status_change, output, timeout, on_progress)
-        return await self._client._run(call)
+        out = open_output(output)
+        gen = self._driver.wait(
+            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+        )
+        return await AsyncRun(self._client, on_status_change, out, on_progress).run(gen)

@@ -8,7 +8,6 @@ region to the loop's own sendfile.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import ipaddress
 import os
@@ -16,8 +15,7 @@ import secrets
 import socket
 import ssl
 import stat
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, TypeVar, Union
 
@@ -54,14 +52,10 @@ __all__ = [
     "read_chunk",
     "read_into",
     "resolve",
-    "split_options",
 ]
 
 S = TypeVar("S")
 OutputTarget = Union[str, "os.PathLike[str]", BinaryIO, None]
-StatusCallback = Callable[[Any], Any]
-# Called with a decart_proto.Progress as an upload or a download moves.
-ProgressCallback = Callable[[Any], Any]
 DEFAULT_BASE_URL = "https://api.decart.ai"
 
 
@@ -129,15 +123,6 @@ class ClientConfig:
         return self.ssl_context or ssl.create_default_context()
 
 
-def split_options(
-    options: Mapping[str, Any], on_status_change: StatusCallback | None
-) -> tuple[Mapping[str, Any], StatusCallback | None]:
-    """The callback may come in the options dict (as in the Queue API docs) or as an argument;
-    the caller's dict is never changed."""
-    callback = options.get("on_status_change") if isinstance(options, Mapping) else None
-    return options, on_status_change or callback
-
-
 def network_error(exc: BaseException) -> NetworkError:
     """A transport exception in the core's terms. The text is the OS's, which never holds the
     key."""
@@ -196,12 +181,19 @@ def probe_file(file: FileInput) -> FileInfo:
 
 def read_chunk(file: FileInput, size: int) -> bytes:
     try:
-        data = file.source.read(size)  # type: ignore[union-attr]
+        data = _reader(file).read(size)
     except OSError as exc:
         raise input_error(file, exc) from exc
     if not isinstance(data, (bytes, bytearray)):
         raise InvalidInputError(f"{file.field}: file object must return bytes from read()")
     return bytes(data)
+
+
+def _reader(file: FileInput) -> BinaryIO:
+    source = file.source
+    if isinstance(source, (bytes, bytearray, memoryview, str, os.PathLike)):
+        raise AssertionError(f"{file.field}: {type(source).__name__} is not read in pieces")
+    return source
 
 
 def read_into(file: FileInput, f: Any, view: memoryview) -> int:
@@ -238,6 +230,17 @@ def opened_region(region: FileRegion) -> Any:
             f.close()
 
 
+def file_descriptor(f: object) -> int | None:
+    """The descriptor of an opened file, None for a file object without one (``BytesIO``)."""
+    fileno = getattr(f, "fileno", None)
+    if fileno is None:
+        return None
+    try:
+        return int(fileno())
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+
+
 def short_file(region: FileRegion, sent: int) -> InvalidInputError:
     return InvalidInputError(
         f"{region.file.field}: the file ended after {sent} of {region.length} bytes; "
@@ -247,30 +250,24 @@ def short_file(region: FileRegion, sent: int) -> InvalidInputError:
 
 # -- finding the server -----------------------------------------------------------------------
 
+# One answer of socket.getaddrinfo: family, type, protocol, canonical name, socket address.
+SocketAddress = tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes]
+Address = tuple[int, int, int, str, SocketAddress]
 
-def resolve(host: str, port: int) -> concurrent.futures.Future[list[Any]]:
-    """The addresses of *host* (``socket.getaddrinfo``, for a stream socket), as a future that
-    a caller waits for only until its deadline: ``.result(timeout)`` when blocking,
-    ``asyncio.wrap_future`` on a loop. A name is looked up on a daemon thread of its own, not
-    in an executor, whose threads a program's exit (and ``asyncio.run``) waits for: a lookup
-    given up on finishes there, holding nothing up. An address literal needs no lookup."""
-    future: concurrent.futures.Future[list[Any]] = concurrent.futures.Future()
 
-    def look_up(flags: int) -> None:
-        try:
-            future.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags))
-        except BaseException as exc:  # handed to whoever still waits
-            future.set_exception(exc)
-
+def numeric_addresses(host: str, port: int) -> list[Address] | None:
+    """The address of an IP literal, found without a lookup; None for a name."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        threading.Thread(
-            target=look_up, args=(0,), name="decart-proto resolve", daemon=True
-        ).start()
-    else:
-        look_up(socket.AI_NUMERICHOST)
-    return future
+        return None
+    return resolve(host, port, socket.AI_NUMERICHOST)
+
+
+def resolve(host: str, port: int, flags: int = 0) -> list[Address]:
+    """The addresses of *host* for a TCP connection, in the resolver's order. A name's lookup
+    may take long: the run loop calls this on a thread, until the call's deadline."""
+    return list(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags))
 
 
 # -- where a result goes ----------------------------------------------------------------------

@@ -27,7 +27,7 @@ class Transport(Protocol):
     """The plain stream underneath (``trio._Tcp``, ``asyncio._Stream``): bytes in and out by a
     deadline. ``receive`` gives every byte that arrived before it reports a broken connection."""
 
-    async def send(self, data: bytes, deadline: float) -> None: ...
+    async def send(self, data: bytes | memoryview, deadline: float) -> None: ...
 
     async def receive(self, max_bytes: int, deadline: float) -> bytes: ...
 
@@ -76,7 +76,7 @@ class TlsStream(Generic[T]):
                 await self._fill(deadline)
         await self._flush(deadline)
 
-    async def send(self, data: bytes, deadline: float) -> None:
+    async def send(self, data: bytes | memoryview, deadline: float) -> None:
         view = memoryview(data)
         while view:
             try:

@@ -12,25 +12,26 @@ time.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import socket
 import ssl
 import sys
-import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import IO, TypeVar, cast
 
-from decart_proto import FileRegion, IOTimeout, NetworkError, models
+from decart_proto import IOTimeout, NetworkError
 
-from . import _errors
-from ._async_client import AsyncDecartClient, AsyncIO, QueueClient, send_in_chunks
-from ._common import network_error, opened_region
-from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
+from . import _exports
+from ._async_client import AsyncDecartClient, AsyncIO
+from ._async_client import AsyncQueueClient as QueueClient
+from ._common import Address, network_error
+from ._exports import *  # noqa: F403 - the names of the Queue API docs' imports
+from ._threads import in_daemon_thread
 from ._tls import TlsStream
 
-# The names of the Queue API docs' imports, so their examples run with the import line changed.
-__all__ = ["DecartClient", "QueueClient", "models"]
-__all__ += _errors.__all__
+__all__ = ["DecartClient", "QueueClient"]
+__all__ += _exports.__all__
 
 T = TypeVar("T")
 # Stop reading from the socket while this much is received and not yet asked for, so that a
@@ -202,12 +203,14 @@ class _Stream(asyncio.BufferedProtocol):
             self.transport.resume_reading()
         return data
 
-    async def send(self, data: bytes, deadline: float) -> None:
+    async def send(self, data: bytes | memoryview, deadline: float) -> None:
         if self.lost:
             raise self._broken()
         transport = self.transport
         assert transport is not None
-        transport.write(data)
+        # A view is copied: the transport may keep what it could not send at once (the stdlib
+        # loop does from Python 3.12, uvloop does) while the caller reuses the view's memory.
+        transport.write(data if isinstance(data, bytes) else bytes(data))
         # A failed write closes the transport at once and reports it lost on the loop's next
         # turn: wait for that, with its error, rather than write on into the void.
         while self.writing_paused or transport.is_closing():
@@ -262,98 +265,20 @@ async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
         raise IOTimeout("timed out") from None
 
 
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():  # given up on: timed out or cancelled
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
-
-
-def _has_fileno(f: Any) -> bool:
-    try:
-        f.fileno()
-    except (AttributeError, OSError, ValueError):
-        return False
-    return True
-
-
-async def _in_daemon_thread(name: str, deadline: float, fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)`` on a daemon thread of its own, waited for until *deadline*. Not the loop's
-    executor: asyncio.run() waits for the executor's threads at its end (and the interpreter at
-    exit), so a call that blocks for good (a pipe whose writer never writes, a resolver that
-    hangs) would hold the program long after our call had timed out."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def work() -> None:
-        try:
-            outcome: tuple[Any, BaseException | None] = (fn(*args), None)
-        except BaseException as exc:  # handed to the loop's thread
-            outcome = (None, exc)
-        with contextlib.suppress(RuntimeError):  # the loop has closed: no one is waiting
-            loop.call_soon_threadsafe(_settle, future, *outcome)
-
-    threading.Thread(target=work, name=name, daemon=True).start()
-    return await _within(deadline, future)
-
-
-_AddrInfo = list[tuple[Any, ...]]
-
-
-def _numeric_addresses(host: str, port: int) -> _AddrInfo | None:
-    """The address of an IP-literal host, found without a thread; None for a name."""
-    try:
-        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
-    except socket.gaierror:
-        return None
-
-
-def _resolve(host: str, port: int) -> _AddrInfo:
-    return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-
-
-async def _connect_any(loop: asyncio.AbstractEventLoop, addresses: _AddrInfo) -> socket.socket:
-    """A socket connected to the first of *addresses* that accepts, tried in the resolver's
-    order (as loop.create_connection would); the last failure when none does."""
-    failure: OSError = OSError("the host name resolved to no address")
-    for family, kind, proto, _, address in addresses:
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            await loop.sock_connect(sock, address)
-        except OSError as exc:
-            sock.close()
-            failure = exc
-            continue
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    raise failure
-
-
 class AsyncioIO(AsyncIO[Stream]):
     name = "asyncio"
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()
 
-    async def connect(self, host: str, port: int, deadline: float) -> Stream:
+    async def connect(self, address: Address, deadline: float) -> _Stream:
         loop = asyncio.get_running_loop()
-        # Resolved on a daemon thread of our own, never by loop.create_connection: the stdlib
-        # loop resolves on its executor and uvloop on libuv's thread pool, and asyncio.run()
-        # (or the loop's close) waits for either, so a resolver that hangs would hold the
-        # program long after the call had ended at its deadline.
-        addresses = _numeric_addresses(host, port)
-        if addresses is None:
-            addresses = await _in_daemon_thread(
-                "decart-proto resolve", deadline, _resolve, host, port
-            )
-        sock = await _within(deadline, _connect_any(loop, addresses))
+        family, kind, proto, _, sockaddr = address
+        sock = socket.socket(family, kind, proto)
         try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await _within(deadline, loop.sock_connect(sock, sockaddr))
             _, stream = await _within(
                 deadline, loop.create_connection(lambda: _Stream(loop), sock=sock)
             )
@@ -366,43 +291,35 @@ class AsyncioIO(AsyncIO[Stream]):
     async def start_tls(
         self, stream: Stream, context: ssl.SSLContext, server_hostname: str, deadline: float
     ) -> Stream:
-        assert isinstance(stream, _Stream), "TLS over TLS is never asked for"
+        assert isinstance(stream, _Stream), stream
         secure = TlsStream(stream, context, server_hostname)
         await secure.handshake(deadline)
+        # A deeper write buffer lets the next piece of an upload be encrypted while the last
+        # one drains.
+        assert stream.transport is not None
+        stream.transport.set_write_buffer_limits(high=_TLS_HIGH_WATER)
         return secure
 
-    async def send(self, stream: Stream, data: bytes, deadline: float) -> None:
+    async def send(self, stream: Stream, data: bytes | memoryview, deadline: float) -> None:
         await stream.send(data, deadline)
 
-    async def send_file(self, stream: Stream, region: FileRegion, deadline: float) -> int:
-        tcp = stream.tcp if isinstance(stream, TlsStream) else stream
-        if tcp.lost:
-            raise tcp._broken()
-        transport = tcp.transport
-        assert transport is not None and region.length is not None
-        with opened_region(region) as f:
-            if tcp is stream and _has_fileno(f):
-                loop = asyncio.get_running_loop()
-                try:
-                    return await _within(
-                        deadline,
-                        loop.sendfile(transport, f, region.offset, region.length, fallback=False),
-                    )
-                except (asyncio.SendfileNotAvailableError, NotImplementedError):
-                    # Not a plain socket transport after all, or a loop without sendfile
-                    # (uvloop: the base class's NotImplementedError): nothing was sent yet,
-                    # so the chunks below send it all.
-                    pass
-            # TLS, or a file without a descriptor: chunks. A deeper write buffer lets the
-            # next chunk be encrypted while the last one drains.
-            transport.set_write_buffer_limits(high=_TLS_HIGH_WATER)
-            try:
-                return await send_in_chunks(
-                    f, region.length, lambda chunk: stream.send(chunk, deadline)
-                )
-            finally:
-                if not transport.is_closing():
-                    transport.set_write_buffer_limits()
+    async def sendfile(
+        self, stream: Stream, file: IO[bytes], offset: int, count: int, deadline: float
+    ) -> int | None:
+        if isinstance(stream, TlsStream):
+            return None
+        if stream.lost:
+            raise stream._broken()
+        assert stream.transport is not None
+        try:
+            return await _within(
+                deadline,
+                stream.loop.sendfile(stream.transport, file, offset, count, fallback=False),
+            )
+        except (asyncio.SendfileNotAvailableError, NotImplementedError):
+            # Not a plain socket transport after all, or a loop without sendfile (uvloop: the
+            # base class's NotImplementedError): nothing was sent yet.
+            return None
 
     async def receive(self, stream: Stream, max_bytes: int, deadline: float) -> bytes:
         return await stream.receive(max_bytes, deadline)
@@ -410,8 +327,28 @@ class AsyncioIO(AsyncIO[Stream]):
     async def sleep_until(self, until: float) -> None:
         await asyncio.sleep(max(0.0, until - asyncio.get_running_loop().time()))
 
-    async def in_thread(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
-        return await _in_daemon_thread("decart-proto input", deadline, fn, *args)
+    async def run_in_thread(self, deadline: float, call: Callable[[], T]) -> T:
+        # Not the loop's executor: asyncio.run() waits for its threads at its end (and the
+        # stdlib loop resolves names there, uvloop on libuv's pool), so a call that blocks
+        # for good would hold the program long after ours had ended at its deadline.
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+
+        def settle(done: concurrent.futures.Future[T]) -> None:
+            if waiter.done():  # given up on: timed out, or cancelled
+                return
+            error = done.exception()
+            if error is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(done.result())
+
+        def on_loop(done: concurrent.futures.Future[T]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: no one waits
+                loop.call_soon_threadsafe(settle, done)
+
+        in_daemon_thread(call).add_done_callback(on_loop)
+        return await _within(deadline, waiter)
 
     def is_stale(self, stream: Stream) -> bool:
         if isinstance(stream, TlsStream):
@@ -430,8 +367,9 @@ class AsyncioIO(AsyncIO[Stream]):
 
 
 class DecartClient(AsyncDecartClient[Stream]):
-    """A Decart Queue API client for asyncio. ``async with DecartClient() as client:`` closes
-    its connections on exit; one client serves any number of concurrent tasks."""
+    """A Decart Queue API client for asyncio (any loop: uvloop too). ``async with
+    DecartClient() as client:`` closes its connections on exit; one client serves any number
+    of concurrent tasks."""
 
     def _make_io(self) -> AsyncIO[Stream]:
         return AsyncioIO()

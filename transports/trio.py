@@ -16,7 +16,7 @@ import select
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import IO, TypeVar
 
 import trio
 from trio.lowlevel import (
@@ -27,17 +27,17 @@ from trio.lowlevel import (
     wait_writable,
 )
 
-from decart_proto import FileRegion, IOTimeout, NetworkError, models
+from decart_proto import IOTimeout, NetworkError
 
-from . import _errors
-from ._async_client import AsyncDecartClient, AsyncIO, QueueClient, send_in_chunks
-from ._common import opened_region
-from ._errors import *  # noqa: F403 - the error classes of the Queue API docs' imports
+from . import _exports
+from ._async_client import AsyncDecartClient, AsyncIO
+from ._async_client import AsyncQueueClient as QueueClient
+from ._common import Address
+from ._exports import *  # noqa: F403 - the names of the Queue API docs' imports
 from ._tls import TlsStream
 
-# The names of the Queue API docs' imports, so their examples run with the import line changed.
-__all__ = ["DecartClient", "QueueClient", "models"]
-__all__ += _errors.__all__
+__all__ = ["DecartClient", "QueueClient"]
+__all__ += _exports.__all__
 
 T = TypeVar("T")
 
@@ -73,7 +73,7 @@ class _Tcp:
     def __init__(self, sock: socket.socket) -> None:
         self.socket = sock
 
-    async def send(self, data: bytes, deadline: float) -> None:
+    async def send(self, data: bytes | memoryview, deadline: float) -> None:
         await checkpoint_if_cancelled()
         sock = self.socket
         with memoryview(data) as view:
@@ -130,30 +130,35 @@ class TrioIO(AsyncIO[Stream]):
     def clock(self) -> float:
         return trio.current_time()
 
-    async def connect(self, host: str, port: int, deadline: float) -> Stream:
-        opened = await _within(deadline, trio.open_tcp_stream(host, port))
-        # trio's stream set TCP_NODELAY; the socket itself moves to a plain one of our own.
-        sock = socket.socket(fileno=opened.socket.detach())
+    async def connect(self, address: Address, deadline: float) -> _Tcp:
+        family, kind, proto, _, sockaddr = address
+        opening = trio.socket.socket(family, kind, proto)
+        try:
+            opening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await _within(deadline, opening.connect(sockaddr))
+        except BaseException:
+            opening.close()
+            raise
+        # Connected: the socket moves to a plain one of our own (see _Tcp).
+        sock = socket.socket(fileno=opening.detach())
         sock.setblocking(False)
         return _Tcp(sock)
 
     async def start_tls(
         self, stream: Stream, context: ssl.SSLContext, server_hostname: str, deadline: float
     ) -> Stream:
-        assert isinstance(stream, _Tcp), "TLS over TLS is never asked for"
+        assert isinstance(stream, _Tcp), stream
         secure = TlsStream(stream, context, server_hostname)
         await secure.handshake(deadline)
         return secure
 
-    async def send(self, stream: Stream, data: bytes, deadline: float) -> None:
+    async def send(self, stream: Stream, data: bytes | memoryview, deadline: float) -> None:
         await stream.send(data, deadline)
 
-    async def send_file(self, stream: Stream, region: FileRegion, deadline: float) -> int:
-        assert region.length is not None
-        with opened_region(region) as f:
-            return await send_in_chunks(
-                f, region.length, lambda chunk: stream.send(chunk, deadline)
-            )
+    async def sendfile(
+        self, stream: Stream, file: IO[bytes], offset: int, count: int, deadline: float
+    ) -> int | None:
+        return None  # trio has no sendfile: the run loop sends the file in pieces
 
     async def receive(self, stream: Stream, max_bytes: int, deadline: float) -> bytes:
         return await stream.receive(max_bytes, deadline)
@@ -161,8 +166,8 @@ class TrioIO(AsyncIO[Stream]):
     async def sleep_until(self, until: float) -> None:
         await trio.sleep_until(until)
 
-    async def in_thread(self, deadline: float, fn: Callable[..., T], *args: Any) -> T:
-        return await _within(deadline, trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True))
+    async def run_in_thread(self, deadline: float, call: Callable[[], T]) -> T:
+        return await _within(deadline, trio.to_thread.run_sync(call, abandon_on_cancel=True))
 
     def is_stale(self, stream: Stream) -> bool:
         if isinstance(stream, TlsStream):
@@ -176,8 +181,6 @@ class TrioIO(AsyncIO[Stream]):
         return bool(readable)
 
     def close(self, stream: Stream) -> None:
-        # Synchronous on purpose: it runs while a call is being cancelled, where an await
-        # would be cancelled too.
         stream.close()
 
 

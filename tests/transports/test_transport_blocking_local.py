@@ -1,5 +1,6 @@
-"""The blocking client tells a failure of the caller's own things (an input file, a callback)
-from a network failure: those are not retried, and reach the caller as what they are."""
+"""The blocking client tells a failure of the caller's own input file from a network failure:
+it is not retried, and reaches the caller as what it is. (A callback's: see
+test_transport_local_failures, for every client.)"""
 
 from __future__ import annotations
 
@@ -56,20 +57,3 @@ def test_an_input_that_fails_to_read_mid_upload(emu: Emulator) -> None:
     assert message.startswith("data: ") and os.strerror(errno.EIO) in message
     # One attempt at most reached the server (it may have seen the start of the body).
     assert sum(r.method == "POST" for r in emu.requests) <= submits + 1
-
-
-@pytest.mark.parametrize("callback", ["on_status_change", "on_progress"])
-def test_a_callback_oserror_is_the_callers(emu: Emulator, callback: str) -> None:
-    """An OSError raised by a callback (say, printing to a closed pipe) is the callback's own,
-    not a network failure to wrap or retry."""
-    calls = []
-
-    def broken(arg: Any) -> None:
-        calls.append(arg)
-        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
-
-    with DecartClient(**client_options(emu)) as client, pytest.raises(BrokenPipeError):
-        client.queue.submit_and_poll(
-            {"model": MODEL, "data": b"video", "prompt": "x"}, **{callback: broken}
-        )
-    assert len(calls) == 1

@@ -149,3 +149,21 @@ async def test_an_input_removed_during_the_upload(
     assert str(path) in caught.value.message
     assert os.strerror(errno.ENOENT) in caught.value.message
     assert sum(r.method == "POST" for r in emu.requests) <= submits + 1
+
+
+@pytest.mark.parametrize("callback", ["on_status_change", "on_progress"])
+async def test_a_callback_oserror_is_the_callers(connect: Any, callback: str) -> None:
+    """An OSError raised by a callback (say, printing to a closed pipe) is the callback's own,
+    not a network failure to wrap or retry: every client lets it through as it is."""
+    calls = []
+
+    def broken(arg: Any) -> None:
+        calls.append(arg)
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    async with connect() as api:
+        with pytest.raises(BrokenPipeError):
+            await api.queue.submit_and_poll(
+                {"model": MODEL, "data": b"video", "prompt": "x"}, **{callback: broken}
+            )
+    assert len(calls) == 1

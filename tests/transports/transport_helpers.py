@@ -55,7 +55,7 @@ class Api:
     def idle_connections(self) -> list[Any]:
         """What the client's keep-alive pool holds (a peek at private state: "no half-used
         connection in the pool" cannot be observed from outside)."""
-        return [conn for idle in self.client._pool._idle.values() for conn in idle]
+        return [conn for idle in self.client._pool._pooled._idle.values() for conn in idle]
 
     def assert_pool_clean(self) -> None:
         for conn in self.idle_connections():
