@@ -38,9 +38,12 @@ T = TypeVar("T")
 # download is paced by its consumer (the output file) and memory stays bounded.
 _HIGH_WATER = 1 << 20
 _TLS_HIGH_WATER = 4 << 20
-# The receive buffer: its size, and the least room worth offering the loop for one read.
-_BUFFER = 256 * 1024
-_MIN_READ = 64 * 1024
+# The receive buffer is made at the first read, with room for this much: a status answer is a
+# few hundred bytes, and a client may hold many connections. Each read that fills all the room
+# it was offered doubles the room offered next, up to _MAX_READ: a download soon reads in
+# large gulps (fewer system calls), while a connection that only polls stays small.
+_FIRST_READ = 16 * 1024
+_MAX_READ = 256 * 1024
 
 
 class _Stream(asyncio.BufferedProtocol):
@@ -51,9 +54,10 @@ class _Stream(asyncio.BufferedProtocol):
         self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.socket: socket.socket | None = None  # set by the connect that made it
-        self.buffer = bytearray(_BUFFER)
+        self.buffer = bytearray()
         self.start = 0  # received, not yet asked for: buffer[start:end]
         self.end = 0
+        self.read_size = _FIRST_READ  # the room to offer the next read
         self.eof = False
         self.lost = False
         self.error: BaseException | None = None
@@ -77,18 +81,22 @@ class _Stream(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.start == self.end:
             self.start = self.end = 0
-        elif len(self.buffer) - self.end < _MIN_READ:
-            # Move what waits to the front; grow only if it fills the buffer (reading pauses
-            # at _HIGH_WATER, so this is rare).
+        if len(self.buffer) - self.end < self.read_size:
+            # Move what waits to the front; grow only if the room is still short (reading
+            # pauses at _HIGH_WATER, so the buffer stays bounded).
             pending = self.end - self.start
-            self.buffer[:pending] = self.buffer[self.start : self.end]
-            self.start, self.end = 0, pending
-            if len(self.buffer) - pending < _MIN_READ:
-                self.buffer.extend(bytes(len(self.buffer)))
+            if self.start:
+                self.buffer[:pending] = self.buffer[self.start : self.end]
+                self.start, self.end = 0, pending
+            short = self.read_size - (len(self.buffer) - pending)
+            if short > 0:
+                self.buffer.extend(bytes(short))
         return memoryview(self.buffer)[self.end :]
 
     def buffer_updated(self, nbytes: int) -> None:
         self.end += nbytes
+        if self.end == len(self.buffer) and self.read_size < _MAX_READ:
+            self.read_size *= 2
         waiting = self.end - self.start
         if waiting > _HIGH_WATER and not self.reading_paused and self.transport is not None:
             self.reading_paused = True

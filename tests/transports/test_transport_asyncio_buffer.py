@@ -71,3 +71,26 @@ def test_end_of_stream_after_the_last_bytes() -> None:
         assert await stream.receive(100, deadline) == b""
 
     asyncio.run(main())
+
+
+def test_a_connection_holds_no_large_buffer_before_it_needs_one() -> None:
+    """Memory per connection: nothing before the first read, and a small buffer for a status
+    answer (a client may hold many connections); a download grows it, bounded."""
+
+    async def main() -> None:
+        stream = _Stream(asyncio.get_running_loop())
+        stream.connection_made(_Transport())
+        assert len(stream.buffer) == 0
+        answer = b"HTTP/1.1 200 OK\r\ncontent-length: 40\r\n\r\n" + b"x" * 40
+        _feed(stream, answer)
+        deadline = asyncio.get_running_loop().time() + 10
+        assert await stream.receive(65536, deadline) == answer
+        assert 0 < len(stream.buffer) <= 16 * 1024
+        # A download: every read fills the room it was offered, so the reads grow.
+        for _ in range(8):
+            _feed(stream, os.urandom(len(stream.buffer)))
+            while await stream.receive(65536, deadline) and stream.start != stream.end:
+                pass
+        assert 16 * 1024 < len(stream.buffer) <= 256 * 1024
+
+    asyncio.run(main())
