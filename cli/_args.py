@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +27,7 @@ __all__ = [
     "Settings",
     "SubmitArgs",
     "read",
+    "wait_command",
 ]
 
 PROG = "decart-proto"
@@ -42,6 +44,21 @@ def read(cls: type[T], namespace: argparse.Namespace) -> T:
         if hasattr(namespace, field.name):
             values[field.name] = getattr(namespace, field.name)
     return cls(**values)
+
+
+def wait_command(job_id: str, output: str | None = None, base_url: str | None = None) -> str:
+    """The command that resumes *job_id*, to paste into a shell: every word quoted, and an id
+    that starts with a dash after ``--``, where argparse cannot take it for an option."""
+    options = []
+    if output:
+        options += ["-o", output]
+    if base_url:
+        options += ["--base-url", base_url]
+    if job_id.startswith("-"):
+        words = [PROG, "wait", *options, "--", job_id]
+    else:
+        words = [PROG, "wait", job_id, *options]
+    return " ".join(shlex.quote(word) for word in words)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from decart_proto import (
     RemoteProtocolError,
 )
 
+from ._args import wait_command
+
 __all__ = ["CliError", "ExitCode", "classify"]
 
 
@@ -75,7 +77,7 @@ def classify(exc: BaseException) -> CliError:
         )
     if isinstance(exc, DeadlineExceededError):
         job_id = exc.data.get("job_id")
-        hint = f"resume with: decart-proto wait {job_id}" if job_id else ""
+        hint = f"resume with: {wait_command(job_id)}" if job_id else ""
         return CliError(ExitCode.DEADLINE, exc.message, hint)
     if isinstance(exc, (QueueSubmitError, QueueStatusError, QueueResultError)):
         status = exc.data.get("status")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from decart_proto.transports.blocking import DecartClient
 
 from decart_proto import PollPolicy
 
-from ._args import PROG, Settings
+from ._args import Settings, wait_command
 from ._progress import Reporter
 from ._text import say
 
@@ -55,12 +54,7 @@ class Session:
         )
 
     def resume_command(self, job_id: str, output: str | None) -> str:
-        words = [PROG, "wait", job_id]
-        if output:
-            words += ["-o", output]
-        if self.settings.base_url:
-            words += ["--base-url", self.settings.base_url]
-        return " ".join(shlex.quote(w) for w in words)
+        return wait_command(job_id, output, self.settings.base_url)
 
 
 def poll_policy(interval: float | None) -> PollPolicy | None:

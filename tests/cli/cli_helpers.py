@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -69,6 +71,14 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith("decart-proto: error: "), errors[0]
     return errors[0]
+
+
+def resume_args(text: str) -> list[str]:
+    """The arguments of the ``decart-proto wait …`` command *text* says to resume with, split
+    as a shell splits them (the user pastes it)."""
+    match = re.search(r"[Rr]esume with: (decart-proto wait .*)$", text, re.MULTILINE)
+    assert match, text
+    return shlex.split(match.group(1))[1:]
 
 
 def is_mp4(path: Path) -> bool:

@@ -14,6 +14,7 @@ from cli_helpers import (
     cli_env,
     content_requests,
     is_mp4,
+    resume_args,
     run_cli,
 )
 
@@ -73,25 +74,26 @@ def test_no_wait_status_wait_result(emu: Emulator, video: Path, tmp_path: Path) 
     job_id = submitted.stdout.strip()
     assert job_id in emu.jobs and submitted.stderr == ""
 
-    status = run_cli(["status", job_id, "--json"], emu, tmp_path)
+    # After "--", as for any id that may start with a dash (one in 64 of the emulator's do).
+    status = run_cli(["status", "--json", "--", job_id], emu, tmp_path)
     assert json.loads(status.stdout) == {"job_id": job_id, "status": emu.jobs[job_id]} or (
         json.loads(status.stdout)["status"] in ("pending", "processing", "completed")
     )
 
-    waited = run_cli(["wait", job_id, "-o", "a.mp4", *FAST], emu, tmp_path)
+    waited = run_cli(["wait", "-o", "a.mp4", *FAST, "--", job_id], emu, tmp_path)
     assert waited.returncode == 0, waited.stderr
     assert is_mp4(tmp_path / "a.mp4")
-    done = run_cli(["status", job_id, "-q"], emu, tmp_path)
+    done = run_cli(["status", "-q", "--", job_id], emu, tmp_path)
     assert done.stdout.strip() == "completed"
 
-    fetched = run_cli(["result", job_id, "-o", "b.mp4", "--json"], emu, tmp_path)
+    fetched = run_cli(["result", "-o", "b.mp4", "--json", "--", job_id], emu, tmp_path)
     assert fetched.returncode == 0, fetched.stderr
     assert json.loads(fetched.stdout)["bytes"] == (tmp_path / "b.mp4").stat().st_size
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
 
-    again = run_cli(["result", job_id, "-o", "b.mp4"], emu, tmp_path)
+    again = run_cli(["result", "-o", "b.mp4", "--", job_id], emu, tmp_path)
     assert "--force" in assert_one_line_error(again, 2)
-    forced = run_cli(["result", job_id, "-o", "b.mp4", "--force"], emu, tmp_path)
+    forced = run_cli(["result", "-o", "b.mp4", "--force", "--", job_id], emu, tmp_path)
     assert forced.returncode == 0
     assert emu.submit_count == 1
 
@@ -191,9 +193,11 @@ def test_unknown_job_and_unfinished_result(emu: Emulator, video: Path, tmp_path:
     emu.add_fault(Fault(job_pending_seconds=30))
     submitted = run_cli(["submit", str(video), "-p", "x", "--no-wait", "--json"], emu, tmp_path)
     job_id = json.loads(submitted.stdout)["job_id"]
-    early = run_cli(["result", job_id, "-o", "r.mp4"], emu, tmp_path)
+    early = run_cli(["result", "-o", "r.mp4", "--", job_id], emu, tmp_path)
     assert "409" in assert_one_line_error(early, 2)
-    deadline = run_cli(["wait", job_id, "-o", "r.mp4", "--timeout", "1", *FAST], emu, tmp_path)
+    waiting = ["wait", "-o", "r.mp4", "--timeout", "1", *FAST, "--", job_id]
+    deadline = run_cli(waiting, emu, tmp_path)
     line = assert_one_line_error(deadline, 7)
-    assert f"decart-proto wait {job_id} -o r.mp4" in line
+    resume = resume_args(line)
+    assert job_id in resume and resume[resume.index("-o") + 1] == "r.mp4"
     assert not (tmp_path / "r.mp4").exists()

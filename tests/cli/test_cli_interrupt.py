@@ -4,11 +4,10 @@ wait saves the result without a second submit."""
 from __future__ import annotations
 
 import json
-import re
 import signal
 from pathlib import Path
 
-from cli_helpers import FAST, StreamWatcher, is_mp4, run_cli, start_cli
+from cli_helpers import FAST, StreamWatcher, is_mp4, resume_args, run_cli, start_cli
 
 from decart_emulator import Emulator, Fault
 
@@ -29,14 +28,17 @@ def test_ctrl_c_during_wait_then_wait_again(emu: Emulator, video: Path, tmp_path
     submitted = run_cli(["submit", str(video), "-p", "x", "--no-wait", "--json"], emu, tmp_path)
     job_id = json.loads(submitted.stdout)["job_id"]
 
-    code, stderr = _interrupt_when_pending(["wait", job_id, "-o", "out.mp4", *FAST], emu, tmp_path)
+    code, stderr = _interrupt_when_pending(
+        ["wait", "-o", "out.mp4", *FAST, "--", job_id], emu, tmp_path
+    )
     assert code == 130
     assert "Traceback" not in stderr
-    assert f"Resume with: decart-proto wait {job_id} -o out.mp4" in stderr
+    resume = resume_args(stderr)
+    assert job_id in resume and resume[resume.index("-o") + 1] == "out.mp4"
     assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".*.part"))
     assert emu.jobs[job_id] in ("pending", "processing")
 
-    resumed = run_cli(["wait", job_id, "-o", "out.mp4", *FAST], emu, tmp_path)
+    resumed = run_cli([*FAST, *resume], emu, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert is_mp4(tmp_path / "out.mp4")
     assert emu.submit_count == 1
@@ -48,12 +50,12 @@ def test_ctrl_c_during_submit_prints_the_job_id(emu: Emulator, video: Path, tmp_
         ["submit", str(video), "-p", "x", "-o", "edited.mp4", *FAST], emu, tmp_path
     )
     assert code == 130
-    match = re.search(r"Resume with: decart-proto wait (\S+) -o edited\.mp4", stderr)
-    assert match, stderr
-    job_id = match.group(1)
-    assert list(emu.jobs) == [job_id]
+    resume = resume_args(stderr)
+    assert resume[resume.index("-o") + 1] == "edited.mp4"
+    (job_id,) = emu.jobs
+    assert job_id in resume
 
-    resumed = run_cli(["wait", job_id, "-o", "edited.mp4", *FAST], emu, tmp_path)
+    resumed = run_cli([*FAST, *resume], emu, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert is_mp4(tmp_path / "edited.mp4")
     assert emu.submit_count == 1

@@ -1,0 +1,42 @@
+"""A job id is the server's: whatever it holds, the command printed to resume it gives the
+same id back, pasted into a shell. An id starting with a dash (the emulator's ids do, one in
+64) once printed ``decart-proto wait -abc``, which argparse read as an unknown option."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from decart_proto.cli._args import wait_command
+from decart_proto.cli._exit import classify
+from decart_proto.cli._parser import build_parser
+
+from decart_proto import DeadlineExceededError
+
+IDS = ["TTfP38KrHGajBMb", "-TTfP38KrHGajBMb", "--json", "-o", "a b", "it's", "-"]
+
+
+def _parsed(command: str) -> dict[str, object]:
+    words = shlex.split(command)
+    assert words[:2] == ["decart-proto", "wait"]
+    return vars(build_parser().parse_args(words[1:]))
+
+
+@pytest.mark.parametrize("job_id", IDS)
+def test_the_resume_command_gives_the_same_job_back(job_id: str) -> None:
+    args = _parsed(wait_command(job_id, "out dir/out.mp4", "http://127.0.0.1:9"))
+    assert args["job_id"] == job_id
+    assert args["output"] == "out dir/out.mp4"
+    assert args["base_url"] == "http://127.0.0.1:9"
+    assert _parsed(wait_command(job_id))["job_id"] == job_id
+
+
+@pytest.mark.parametrize("job_id", IDS)
+def test_the_deadlines_hint_resumes_the_same_job(job_id: str) -> None:
+    error = classify(DeadlineExceededError("the deadline passed", {"job_id": job_id}))
+    assert error.hint.startswith("resume with: ")
+    assert _parsed(error.hint.removeprefix("resume with: "))["job_id"] == job_id
+
+
+def test_an_ordinary_id_reads_as_before() -> None:
+    assert wait_command("abc", "out.mp4") == "decart-proto wait abc -o out.mp4"
