@@ -44,11 +44,8 @@ __all__ = [
 
 
 def transport(name: str) -> ModuleType:
-    """Our transport module *name* (``blocking``, ``asyncio``, ``trio``, ``cli``)."""
-    try:
-        return importlib.import_module(f"decart_proto.transports.{name}")
-    except ModuleNotFoundError:
-        return importlib.import_module(f"transports.{name}")
+    """Our transport module *name* (``blocking``, ``asyncio``, ``trio``)."""
+    return importlib.import_module(f"decart_proto.transports.{name}")
 
 
 def accepted_options(client_class: Any, **wanted: Any) -> dict[str, Any]:
