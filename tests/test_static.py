@@ -1,5 +1,6 @@
 """The static gates as tests, so that the README's one test command runs all of them: ruff over
-the whole tree and mypy --strict over the core and the transports (configured in pyproject)."""
+the whole tree and mypy --strict over the core, the transports and the command, as installed
+(configured in pyproject: mypy-layout/ shows mypy decart_proto.transports and decart_proto.cli)."""
 
 from __future__ import annotations
 
