@@ -45,11 +45,13 @@ def job_ids(count: int) -> list[str]:
 
 
 class Tally:
-    """Polls that came back right, and failures by kind."""
+    """Polls that came back right, and failures by kind, with the first message of each kind (a
+    kind is only the exception's type when the message does not show the cause)."""
 
     def __init__(self) -> None:
         self.ok = 0
         self.errors: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
 
     def answer(self, asked: str, job_id: str, status: str) -> None:
         if job_id == asked and status == "completed":
@@ -58,11 +60,15 @@ class Tally:
             self.errors["wrong answer"] += 1
 
     def failed(self, exc: BaseException) -> None:
-        self.errors[error_kind(exc)] += 1
+        kind = error_kind(exc)
+        self.errors[kind] += 1
+        self.examples.setdefault(kind, str(exc)[:300])
 
     def merge(self, other: Tally) -> None:
         self.ok += other.ok
         self.errors.update(other.errors)
+        for kind, message in other.examples.items():
+            self.examples.setdefault(kind, message)
 
 
 class Profiles:
@@ -274,6 +280,7 @@ def main() -> None:
         polls=options.jobs * options.polls,
         ok=setup.tally.ok,
         errors=dict(setup.tally.errors),
+        error_examples=setup.tally.examples,
         fd_limit=fd_limit,
         options=setup.passed,
         threads=options.threads if options.client == "blocking" else None,

@@ -227,6 +227,22 @@ def _print_tables(
         )  # fmt: skip
 
 
+def _print_failures(samples: list[dict[str, Any]]) -> None:
+    """What the failed polls were, client by client: the counts by kind and a message of each."""
+    seen: set[tuple[int, str, str]] = set()
+    for sample in samples:
+        for kind, count in sample["errors"].items():
+            key = (sample["jobs"], sample["client"], kind)
+            if key in seen:
+                continue
+            seen.add(key)
+            example = sample.get("error_examples", {}).get(kind, "")
+            print(
+                f"  {sample['client']} at {sample['jobs']:,} jobs (round {sample['round']}): "
+                f"{count:,} x {kind}: {example}"
+            )
+
+
 def _machine() -> dict[str, Any]:
     model = ""
     try:
@@ -262,6 +278,7 @@ def main() -> None:
     samples, failures = _run_rounds(options, names, sizes)
     medians = _medians(samples)
     _print_tables(options, names, sizes, medians, failures)
+    _print_failures(samples)
     if options.json:
         os.makedirs(os.path.dirname(os.path.abspath(options.json)), exist_ok=True)
         with open(options.json, "w") as f:
