@@ -36,6 +36,7 @@ __all__ = [
     "ChildRun",
     "Meter",
     "accepted_options",
+    "code_version",
     "error_kind",
     "run_child",
     "set_fd_limit",
@@ -46,6 +47,21 @@ __all__ = [
 def transport(name: str) -> ModuleType:
     """Our transport module *name* (``blocking``, ``asyncio``, ``trio``)."""
     return importlib.import_module(f"decart_proto.transports.{name}")
+
+
+def code_version() -> dict[str, Any]:
+    """The commit the measured code is at, and whether tracked files differ from it; empty
+    outside a git checkout (then say in the notes which code was measured)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(
+            ["git", "-C", here, "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        changed = subprocess.run(["git", "-C", here, "diff", "--quiet", "HEAD"], check=False)
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    return {"commit": commit, "uncommitted_changes": changed.returncode != 0}
 
 
 def accepted_options(client_class: Any, **wanted: Any) -> dict[str, Any]:

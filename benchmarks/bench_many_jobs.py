@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import median, print_table
 from _many_clients import CLIENTS, OURS
-from _measure import run_child
+from _measure import code_version, run_child
 from _status_server import StatusServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -287,6 +287,7 @@ def main() -> None:
                     "benchmark": "bench_many_jobs",
                     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                     "machine": machine,
+                    "code": code_version(),
                     "load_average_after": os.getloadavg(),
                     "command": " ".join(["python", *sys.argv]),
                     "options": vars(options),

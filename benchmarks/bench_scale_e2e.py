@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import median
-from _measure import Meter, error_kind, run_child, set_fd_limit, transport
+from _measure import Meter, code_version, error_kind, run_child, set_fd_limit, transport
 
 API_KEY = "test-key"  # the emulator's default key
 PENDING_S, PROCESSING_S = 1.0, 1.5  # the emulator's defaults, which this benchmark keeps
@@ -419,6 +419,7 @@ def main() -> None:
                     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                     "command": " ".join(["python", *sys.argv]),
                     "cpus": os.cpu_count(),
+                    "code": code_version(),
                     "load_average": os.getloadavg(),
                     "results": results,
                 },
