@@ -31,9 +31,9 @@ from ._inputs import FileInfo as FileInfo
 from ._inputs import FileInput as FileInput
 from ._inputs import SubmitForm as SubmitForm
 from ._inputs import prepare_submit as prepare_submit
-from ._job import Failure as Failure
 from ._job import JobMachine as JobMachine
 from ._job import Mode as Mode
+from ._job import Verdict as Verdict
 from ._job_state import TRANSITIONS as TRANSITIONS
 from ._job_state import JobEvent as JobEvent
 from ._job_state import JobState as JobState

@@ -1,8 +1,9 @@
 """The driver: the job machine, the messages and the exchange composed into one generator per
 call, yielding primitive ops (``_ops.py``).
 
-Everything a transport would otherwise repeat lives here once: planning the body, the request
-loop, keep-alive reuse, retries, polling, early responses, the deadline. A transport runs a
+Composition only. Every decision (retry or not, wait how long, may a job exist, is a failure the
+deadline's, which status to report) is the job machine's (``_job.py`` over the table of
+``_job_state.py``), told what each request came to by ``_classify.py``. A transport runs a
 generator from :class:`Driver` to its end, answering each op; its return value is the call's.
 """
 
@@ -12,14 +13,12 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
-import h11
-
+from ._classify import answered, unanswered, unusable
 from ._download import ContentProblem, Download
-from ._errors import DecartSDKError
-from ._exchange import ExchangeFailed, Response, exchange
+from ._exchange import ExchangeFailed, exchange
 from ._inputs import FileInfo, SubmitForm, prepare_submit
-from ._job import Failure, Fetch, Finish, JobMachine, Mode, Poll, Submit, Wait
-from ._job_state import JobState
+from ._job import Fetch, Finish, JobMachine, Poll, Submit, Verdict, Wait
+from ._job_state import JobState, Mode
 from ._multipart import BodyPlan, plan_body
 from ._ops import DriverGen, Notify, ProbeFile, Sleep
 from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT, PollPolicy, RetryPolicy, Timeouts
@@ -33,15 +32,7 @@ from ._requests import (
     status_request,
     submit_request,
 )
-from ._responses import (
-    JobStatusResponse,
-    JobSubmitResponse,
-    Operation,
-    QueueJobResult,
-    error_for,
-    read_job_json,
-    retry_after,
-)
+from ._responses import JobStatusResponse, JobSubmitResponse, Operation, QueueJobResult
 
 __all__ = ["Clock", "Driver", "Randomness"]
 
@@ -58,12 +49,6 @@ class Randomness(Protocol):
     def random(self) -> float: ...
 
     def getrandbits(self, k: int, /) -> int: ...
-
-
-# Statuses worth asking about again: the request may succeed later (RFC 9110 §15.5.9, §15.6;
-# RFC 6585 §4).
-def _transient(status: int) -> bool:
-    return status in (408, 429) or status >= 500
 
 
 _P = ParamSpec("_P")
@@ -146,8 +131,7 @@ class Driver(Generic[S]):
         progress: bool = False,
     ) -> DriverGen[S, JobSubmitResponse]:
         form = prepare_submit(options)
-        machine = self._machine(Mode.SUBMIT, timeout, None)
-        yield from self._run(machine, form, to_output=False, progress=progress)
+        machine, _ = yield from self._run(Mode.SUBMIT, timeout, form=form, progress=progress)
         assert machine.job_id is not None and machine.status is not None
         return JobSubmitResponse(machine.job_id, machine.status)
 
@@ -155,24 +139,7 @@ class Driver(Generic[S]):
     def status(
         self, job_id: str, *, timeout: float | None = None
     ) -> DriverGen[S, JobStatusResponse]:
-        now, deadline = self._deadline(timeout)
-        request = status_request(self.target, self.credentials, job_id)  # checks the id
-        # Nearly every status call is one request answered with a 2xx, and callers poll in
-        # loops: that case is read here without a job machine. Anything else goes to one,
-        # told of this first request, which then retries or gives up as if it had made it.
-        outcome = yield from self._request(Operation.STATUS, request, deadline)
-        if type(outcome) is Response:
-            try:
-                _, status = read_job_json(
-                    Operation.STATUS, outcome.status, outcome.body, coding=outcome.coding
-                )
-            except DecartSDKError:
-                pass  # the machine reads it again, and reports it
-            else:
-                return JobStatusResponse(job_id, status)
-        machine = self._machine(Mode.STATUS, None, job_id, deadline=deadline, now=now)
-        self._record(machine, Poll(job_id), outcome)
-        yield from self._run(machine, None, to_output=False)
+        machine, _ = yield from self._run(Mode.STATUS, timeout, job_id=job_id)
         assert machine.status is not None
         return JobStatusResponse(job_id, machine.status)
 
@@ -185,30 +152,9 @@ class Driver(Generic[S]):
         timeout: float | None = None,
         progress: bool = False,
     ) -> DriverGen[S, QueueJobResult]:
-        machine = self._machine(Mode.RESULT, timeout, job_id)
-        try:
-            outcome = yield from self._run(machine, None, to_output=to_output, progress=progress)
-        except DecartSDKError as exc:
-            # The content of a job that failed is an error response; the Queue API docs want a
-            # "failed" result for it, so ask the job's status before reporting the error.
-            code = exc.data.get("status")
-            if machine.state is not JobState.ERROR or not isinstance(code, int):
-                raise
-            # A failed job's content is a 4xx; a 2xx that was no video (empty, too large for
-            # memory) or an auth or transient failure says nothing about the job's status.
-            if code < 400 or code in (401, 403) or _transient(code):
-                raise
-            # The probe shares the call's deadline: result(timeout=t) must not take 2t.
-            probe = self._machine(Mode.STATUS, None, job_id, deadline=machine.deadline)
-            try:
-                yield from self._run(probe, None, to_output=False)
-            except DecartSDKError:
-                raise exc from None  # the content's error says more than the probe's
-            if probe.status != "failed":
-                raise
-            return QueueJobResult("failed", error="Job failed", job_id=job_id)
-        assert outcome is not None
-        return outcome
+        """The result of a job; a "failed" one, as the Queue API docs have it, for a job that
+        failed."""
+        return (yield from self._job(Mode.RESULT, timeout, to_output, progress, job_id=job_id))
 
     @_redacted
     def submit_and_poll(
@@ -222,10 +168,7 @@ class Driver(Generic[S]):
         """Submit, poll until the job ends, fetch its result. With *progress*, the generator
         also yields :class:`Progress` ops for the upload and the download."""
         form = prepare_submit(options)
-        machine = self._machine(Mode.SUBMIT_AND_POLL, timeout, None)
-        outcome = yield from self._run(machine, form, to_output=to_output, progress=progress)
-        assert outcome is not None
-        return outcome
+        return (yield from self._job(Mode.SUBMIT_AND_POLL, timeout, to_output, progress, form=form))
 
     @_redacted
     def wait(
@@ -237,195 +180,114 @@ class Driver(Generic[S]):
         progress: bool = False,
     ) -> DriverGen[S, QueueJobResult]:
         """Resume waiting for a job submitted earlier (by this process or another)."""
-        machine = self._machine(Mode.RESUME, timeout, job_id)
-        outcome = yield from self._run(machine, None, to_output=to_output, progress=progress)
-        assert outcome is not None
-        return outcome
+        return (yield from self._job(Mode.RESUME, timeout, to_output, progress, job_id=job_id))
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def _machine(
+    def _job(
         self,
         mode: Mode,
         timeout: float | None,
-        job_id: str | None,
+        to_output: bool,
+        progress: bool,
         *,
-        deadline: float | None = None,
-        now: float | None = None,
-    ) -> JobMachine:
-        if deadline is None:
-            now, deadline = self._deadline(timeout)
-        elif now is None:
-            now = self.clock()
+        form: SubmitForm | None = None,
+        job_id: str | None = None,
+    ) -> DriverGen[S, QueueJobResult]:
+        machine, data = yield from self._run(
+            mode, timeout, form=form, job_id=job_id, to_output=to_output, progress=progress
+        )
+        if machine.state is JobState.COMPLETED:
+            return QueueJobResult("completed", data=data, job_id=machine.job_id)
+        return QueueJobResult("failed", error="Job failed", job_id=machine.job_id)
+
+    def _run(
+        self,
+        mode: Mode,
+        timeout: float | None,
+        *,
+        form: SubmitForm | None = None,
+        job_id: str | None = None,
+        to_output: bool = False,
+        progress: bool = False,
+    ) -> DriverGen[S, tuple[JobMachine, bytes | None]]:
+        """Run a *mode* call's machine to its end: the machine, ended with an answer, and the
+        result's bytes when they were kept in memory; an error or a passed deadline is raised."""
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        now = self.clock()
         if job_id is not None:
-            # Checked now, before any I/O, so that a bad id is the caller's error at once.
-            job_path(job_id)
-        return JobMachine(
+            job_path(job_id)  # checked before any I/O: a bad id is the caller's error at once
+        body = None if form is None else (yield from self._plan(form))
+        machine = JobMachine(
             mode,
             now=now,
-            deadline=deadline,
+            deadline=now + (self.timeouts.job if timeout is None else timeout),
             rand=self.rand.random,
             poll=self.poll,
             retry=self.retry,
             job_id=job_id,
+            replayable=body is None or body.content_length is not None,
         )
-
-    def _deadline(self, timeout: float | None) -> tuple[float, float]:
-        """Now, and the call's deadline."""
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        now = self.clock()
-        return now, now + (self.timeouts.job if timeout is None else timeout)
-
-    def _run(
-        self,
-        machine: JobMachine,
-        form: SubmitForm | None,
-        *,
-        to_output: bool,
-        progress: bool = False,
-    ) -> DriverGen[S, QueueJobResult | None]:
-        """Drive *machine* to its end: the job's result, or None for a one-shot call (whose
-        answer is in the machine)."""
-        body: BodyPlan | None = None
-        replayable = True
         meter = Meter() if progress else None
         download = Download(to_output=to_output, meter=meter, limit=self.max_in_memory_result)
-        clock = self.clock
-        while True:
-            action = machine.next_action(clock())
-            if isinstance(action, Finish):
-                break
+        while not isinstance(action := machine.next_action(self.clock()), Finish):
             if isinstance(action, Wait):
                 yield Sleep(action.until)
                 continue
-            send: BodyPlan | None = None
-            fetch: Download | None = None
             if meter is not None:
                 meter.restart()
-            if isinstance(action, Poll):
-                op = Operation.STATUS
-                request = status_request(self.target, self.credentials, action.job_id)
-            elif isinstance(action, Submit):
-                assert form is not None
-                op = Operation.SUBMIT
-                if body is None:
-                    body = yield from self._plan(form)
-                    replayable = body.content_length is not None
-                send = body
-                request = submit_request(self.target, self.credentials, form.model.url_path, body)
-            else:
-                op = Operation.RESULT
-                request = result_request(self.target, self.credentials, action.job_id)
-            try:
-                if isinstance(action, Fetch):
-                    fetch = download
-                    yield from fetch.start(action.job_id)
-                outcome = yield from self._request(
-                    op, request, machine.deadline, send=send, fetch=fetch, meter=meter
-                )
-                if fetch is not None and isinstance(outcome, Response):
-                    yield from fetch.finish(outcome)
-            except ContentProblem as problem:
-                outcome = Failure(problem.error, transient=problem.transient)
-            # A body read from a pipe cannot be sent twice, whatever the server said. (Past the
-            # deadline a transient failure is the deadline's: _record says so.)
-            if (
-                send is not None
-                and not replayable
-                and isinstance(outcome, Failure)
-                and clock() < machine.deadline
-            ):
-                outcome = Failure(outcome.error, transient=False)
-            change = self._record(machine, action, outcome)
+            verdict = yield from self._attempt(action, machine.deadline, form, body, download)
+            change = machine.handle(self.clock(), verdict)
             if change is not None:
                 yield Notify(change)
-        return self._finish(machine, download)
+        if (failure := machine.failure()) is not None:
+            raise failure
+        return machine, download.data()
 
-    def _request(
+    def _attempt(
         self,
-        op: Operation,
-        request: h11.Request,
+        action: Submit | Poll | Fetch,
         deadline: float,
-        *,
-        send: BodyPlan | None = None,
-        fetch: Download | None = None,
-        meter: Meter | None = None,
-    ) -> DriverGen[S, Response | Failure]:
-        """One request: its 2xx response, or the failure it came to."""
-        # A submit never rides a kept-alive connection: one the server is closing at that
-        # moment would leave us unable to tell whether the job was created.
-        fresh = send is not None
-        while True:
-            try:
-                response = yield from exchange(
-                    self.target.origin,
-                    request,
-                    send,
-                    clock=self.clock,
-                    step=self.timeouts.request,
-                    deadline=deadline,
-                    fresh=fresh,
-                    sink=None if fetch is None else fetch.sink,
-                    sent=None if meter is None or send is None else meter.uploaded(send),
-                    on_head=None if fetch is None else fetch.head,
-                )
-            except ExchangeFailed as failed:
-                if failed.stale and not fresh:
-                    # The pooled connection had been closed by the server: a status request
-                    # is safe to repeat, and a new connection is no reason to wait.
-                    fresh = True
-                    continue
-                return self._no_response(op, failed)
-            return response if 200 <= response.status < 300 else self._refused(op, response)
-
-    def _record(
-        self, machine: JobMachine, action: Submit | Poll | Fetch, outcome: Response | Failure
-    ) -> JobStatusResponse | None:
-        now = self.clock()
-        if isinstance(outcome, Failure):
-            if outcome.transient and now >= machine.deadline:
-                # Most likely the deadline itself cut the request short (its last step's
-                # deadline was the job's): out of time, not a failed request.
-                machine.deadline_passed(now, outcome.error)
-            else:
-                machine.failed(now, outcome)
-            return None
-        if isinstance(action, Fetch):
-            machine.fetched()
-            return None
-        op = Operation.SUBMIT if isinstance(action, Submit) else Operation.STATUS
-        try:
-            job_id, status = read_job_json(op, outcome.status, outcome.body, coding=outcome.coding)
-        except DecartSDKError as exc:
-            machine.failed(now, Failure(exc, transient=False))
-            return None
+        form: SubmitForm | None,
+        body: BodyPlan | None,
+        download: Download,
+    ) -> DriverGen[S, Verdict]:
+        """The request *action* asks for, and what it came to."""
+        send = fetch = None
         if isinstance(action, Submit):
-            return machine.submitted(now, job_id, status)
-        return machine.status_received(now, status)
-
-    def _no_response(self, op: Operation, failed: ExchangeFailed) -> Failure:
-        cause = failed.error
-        error = op.error(
-            f"Failed to {op.phrase}: {cause.message}", data={"status": None}, cause=cause
-        )
-        return Failure(error, transient=cause.transient, no_job_created=not failed.sent)
-
-    def _refused(self, op: Operation, response: Response) -> Failure:
-        """A response, but not a 2xx one."""
-        wait = retry_after(response.headers)
-        return Failure(
-            error_for(
-                op,
-                response.status,
-                response.headers,
-                response.body,
-                truncated=response.truncated,
-            ),
-            transient=_transient(response.status),
-            retry_after=wait,
-            no_job_created=response.status == 429 or (response.status == 503 and wait is not None),
-        )
+            assert form is not None and body is not None
+            op, send = Operation.SUBMIT, body
+            request = submit_request(self.target, self.credentials, form.model.url_path, body)
+        elif isinstance(action, Poll):
+            op = Operation.STATUS
+            request = status_request(self.target, self.credentials, action.job_id)
+        else:
+            op, fetch = Operation.RESULT, download
+            request = result_request(self.target, self.credentials, action.job_id)
+        meter = download.meter
+        try:
+            if isinstance(action, Fetch):
+                yield from download.start(action.job_id)
+            response = yield from exchange(
+                self.target.origin,
+                request,
+                send,
+                clock=self.clock,
+                step=self.timeouts.request,
+                deadline=deadline,
+                fresh=action.fresh,
+                sink=None if fetch is None else fetch.sink,
+                sent=None if meter is None or send is None else meter.uploaded(send),
+                on_head=None if fetch is None else fetch.head,
+            )
+            if fetch is not None and 200 <= response.status < 300:  # the body went to it
+                yield from fetch.finish(response)
+        except ExchangeFailed as failed:
+            return unanswered(op, failed)
+        except ContentProblem as problem:
+            return unusable(problem)
+        return answered(op, response)
 
     def _plan(self, form: SubmitForm) -> DriverGen[S, BodyPlan]:
         infos: dict[str, FileInfo] = {}
@@ -436,16 +298,3 @@ class Driver(Generic[S]):
                 infos[file.field] = info
         boundary = f"decart-proto-{self.rand.getrandbits(128):032x}"
         return plan_body(form, infos, boundary)
-
-    def _finish(self, machine: JobMachine, download: Download) -> QueueJobResult | None:
-        state = machine.state
-        if state is JobState.COMPLETED:
-            return QueueJobResult("completed", data=download.data(), job_id=machine.job_id)
-        if state is JobState.FAILED:
-            return QueueJobResult("failed", error="Job failed", job_id=machine.job_id)
-        if state is JobState.DEADLINE_EXCEEDED:
-            raise machine.deadline_error()
-        if state is JobState.ERROR:
-            assert machine.error is not None
-            raise machine.error
-        return None  # REPORTED: a one-shot call reads its answer from the machine

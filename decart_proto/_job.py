@@ -1,32 +1,50 @@
-"""Every decision of a job's life, with time passed in and randomness injected.
+"""The job machine: the table of ``_job_state.py`` run, with time passed in and randomness
+injected.
 
 The machine never performs I/O: the driver asks it what to do next (:meth:`JobMachine.next_action`)
-and tells it what happened. All the waiting — the first poll, the polling rhythm, backoff,
-``Retry-After`` — is a :class:`Wait` it hands out, always before the deadline.
+and tells it what each request came to (:meth:`JobMachine.handle`, with a :class:`Verdict` from
+``_classify.py``). Besides following the table it keeps the numbers a table cannot: the job's id
+and last status, the retries spent, and when each wait ends. Every wait is the poll policy's or
+the retry policy's, always before the deadline.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._errors import DeadlineExceededError, DecartSDKError, LocalProtocolError
-from ._job_state import TERMINAL, JobEvent, JobState, next_state
+from ._job_state import (
+    KEEPS_ERROR,
+    NEW_CONNECTION,
+    REPORTS_CHANGES,
+    START,
+    START_ONCE,
+    TERMINAL,
+    TRANSITIONS,
+    JobEvent,
+    JobState,
+    Mode,
+    failure_event,
+    next_state,
+)
 from ._policy import PollPolicy, RetryPolicy
 from ._responses import JobStatus, JobStatusResponse
 
 __all__ = [
-    "Failure",
+    "Action",
     "Fetch",
     "Finish",
     "JobMachine",
     "Mode",
     "Poll",
     "Submit",
+    "Verdict",
     "Wait",
     "resume_hint",
 ]
+
+S, E = JobState, JobEvent
 
 
 def resume_hint(job_id: str | None) -> str:
@@ -34,79 +52,69 @@ def resume_hint(job_id: str | None) -> str:
     return f"; resume waiting with the job id {job_id!r}" if job_id else ""
 
 
-class Mode(enum.Enum):
-    """What the call wants: the whole job, or one of its steps."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a request came to (``_classify.py`` makes them): its event, and the hints that go
+    with it. ``error``: what the caller is told if the call ends on this event (None for an
+    answer that moves the job on). ``retry_after``: the seconds the server asked for before the
+    next request. ``job_id``: the id a submit's answer gave."""
 
-    SUBMIT_AND_POLL = "submit and poll"
-    RESUME = "resume"  # poll an existing job, then fetch its result
-    SUBMIT = "submit"
-    STATUS = "status"
-    RESULT = "result"
-
-
-_START = {
-    Mode.SUBMIT_AND_POLL: JobState.SUBMITTING,
-    Mode.SUBMIT: JobState.SUBMITTING,
-    Mode.RESUME: JobState.POLLING,
-    Mode.STATUS: JobState.POLLING,
-    Mode.RESULT: JobState.FETCHING,
-}
-_ONE_SHOT = frozenset({Mode.SUBMIT, Mode.STATUS})
-_WAKE = {
-    JobState.WAITING_TO_SUBMIT: JobState.SUBMITTING,
-    JobState.WAITING_TO_POLL: JobState.POLLING,
-    JobState.WAITING_TO_FETCH: JobState.FETCHING,
-}
-_STATUS_EVENTS = {
-    "pending": JobEvent.PENDING,
-    "processing": JobEvent.PROCESSING,
-    "completed": JobEvent.COMPLETED,
-    "failed": JobEvent.FAILED,
-}
-
-
-@dataclass(slots=True)
-class Failure:
-    """A request that did not give an answer. ``transient``: the kind of failure that may pass
-    (connection trouble, timeouts, 408, 429, 5xx). ``no_job_created``: for a submit, proof that
-    retrying cannot duplicate a job (nothing was sent, or the server said so with 429 or 503 +
-    ``Retry-After``)."""
-
-    error: DecartSDKError
-    transient: bool
+    event: JobEvent
+    error: DecartSDKError | None = None
     retry_after: float | None = None
-    no_job_created: bool = False
+    job_id: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Submit:
-    pass
+    """Send the submit. ``fresh``: on a new connection, never a kept-alive one."""
+
+    fresh: bool = True
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Poll:
+    """Ask for the job's status."""
+
     job_id: str
+    fresh: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Fetch:
+    """Download the job's result."""
+
     job_id: str
+    fresh: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Wait:
     until: float
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Finish:
     state: JobState
 
 
 Action = Submit | Poll | Fetch | Wait | Finish
 
+_STATUSES: dict[JobEvent, JobStatus] = {
+    E.PENDING: "pending",
+    E.PROCESSING: "processing",
+    E.COMPLETED: "completed",
+    E.FAILED: "failed",
+}
+_REQUESTS = frozenset({S.SUBMITTING, S.SUBMITTING_ONCE, S.POLLING, S.FETCHING, S.PROBING})
+_RETRIES = frozenset({E.NOT_DONE, E.MAYBE_DONE})
+_ANSWERS = frozenset({*_STATUSES, E.FETCHED, E.NO_CONTENT})
+
 
 class JobMachine:
+    """One call's job. *replayable*: whether a submit's body can be sent again (not when it is
+    read from a pipe as it goes)."""
+
     def __init__(
         self,
         mode: Mode,
@@ -117,94 +125,105 @@ class JobMachine:
         poll: PollPolicy | None = None,
         retry: RetryPolicy | None = None,
         job_id: str | None = None,
+        replayable: bool = True,
     ) -> None:
-        if (job_id is None) != (mode in (Mode.SUBMIT, Mode.SUBMIT_AND_POLL)):
+        if (job_id is None) != (mode in START_ONCE):
             need = "needs a" if job_id is None else "takes no"
             raise LocalProtocolError(f"mode {mode.value!r} {need} job id")
         self.mode = mode
-        self._one_shot = mode in _ONE_SHOT
-        self.state = _START[mode]
+        self._table = TRANSITIONS[mode]
+        self.state = START[mode] if replayable else START_ONCE.get(mode, START[mode])
+        self.started = now
         self.deadline = deadline
         self.job_id = job_id
         self.poll = poll or PollPolicy()
         self.retry = retry or RetryPolicy()
         self.status: JobStatus | None = None
         self.error: DecartSDKError | None = None
-        self.polls = 0
-        self.retries = 0
+        self.polls = 0  # status answers so far: they set the polling rhythm
+        self.retries = 0  # retries since the last answer
         self.wake_at: float | None = None
+        # The last request found its kept-alive connection closed: the next one takes a new one.
+        self.stale = False
         self._rand = rand
-        self.started = now
 
     # -- asking -------------------------------------------------------------------------------
 
     def next_action(self, now: float) -> Action:
         state = self.state
-        # The three request states are told apart by identity first: this runs twice per
-        # request, and an enum's hash (for `in` a set or dict) is a Python-level call.
-        if (
-            state is not JobState.POLLING
-            and state is not JobState.FETCHING
-            and state is not JobState.SUBMITTING
-        ):
-            if state not in _WAKE:
-                assert state in TERMINAL, state
-                return Finish(state)
+        if state in TERMINAL:
+            return Finish(state)
+        if now >= self.deadline:
+            self._fire(E.DEADLINE)
+            return Finish(self.state)
+        if E.TIMER in self._table[state]:
             assert self.wake_at is not None
             if now < self.wake_at:
                 return Wait(self.wake_at)
-            self._fire(JobEvent.TIMER)
+            self._fire(E.TIMER)
             self.wake_at = None
-        if now >= self.deadline:
-            self.deadline_passed(now)
-            return Finish(self.state)
-        if self.state is JobState.SUBMITTING:
-            return Submit()
+            state = self.state
+        fresh = self._fresh()
+        if state is S.SUBMITTING or state is S.SUBMITTING_ONCE:
+            return Submit(fresh)
         assert self.job_id is not None
-        if self.state is JobState.POLLING:
-            return Poll(self.job_id)
-        return Fetch(self.job_id)
+        if state is S.FETCHING:
+            return Fetch(self.job_id, fresh)
+        return Poll(self.job_id, fresh)  # polling, or probing a job whose content was refused
 
     # -- telling ------------------------------------------------------------------------------
 
-    def submitted(self, now: float, job_id: str, status: JobStatus) -> JobStatusResponse | None:
-        """The submit succeeded; returns the status change to report (never in a one-shot
-        mode, whose caller gets the answer as the call's value)."""
-        self._expect(JobState.SUBMITTING)
-        self.job_id = job_id
-        return self._answer(now, status)
+    def handle(self, now: float, verdict: Verdict) -> JobStatusResponse | None:
+        """What the request asked for last came to. Returns the status change to report, if the
+        call reports changes and this is one."""
+        state = self.state
+        if state not in _REQUESTS:
+            raise LocalProtocolError(f"the job is {state.value!r}: no request is in flight")
+        if verdict.error is not None and state not in KEEPS_ERROR:
+            self.error = verdict.error
+        event = failure_event(
+            verdict.event,
+            time_left=self.deadline - now,
+            retries_left=self.retry.max_retries - self.retries,
+            fresh=self._fresh(),
+        )
+        self._fire(event)
+        self.stale = event is E.STALE
+        change = None
+        status = _STATUSES.get(event)
+        if status is not None:
+            if self.job_id is None:  # a submit's answer
+                assert verdict.job_id is not None, verdict
+                self.job_id = verdict.job_id
+            if self.mode in REPORTS_CHANGES and status != self.status:
+                change = JobStatusResponse(self.job_id, status)
+            self.status = status
+            if state is S.POLLING:
+                self.polls += 1
+        if event in _RETRIES:
+            self.retries += 1
+        elif event in _ANSWERS:
+            self.retries = 0  # the server is there again
+        if E.TIMER in self._table.get(self.state, ()):
+            if event in _RETRIES:
+                delay = self.retry.delay(self.retries, self._rand(), verdict.retry_after)
+            else:
+                delay = self.poll.delay(self.polls, self._rand())
+            if now + delay >= self.deadline:
+                # Never wait past the deadline: waking only to give up helps nobody.
+                self._fire(E.DEADLINE)
+            else:
+                self.wake_at = now + delay
+        return change
 
-    def status_received(self, now: float, status: JobStatus) -> JobStatusResponse | None:
-        self._expect(JobState.POLLING)
-        self.polls += 1
-        return self._answer(now, status)
-
-    def fetched(self) -> None:
-        self._expect(JobState.FETCHING)
-        self._fire(JobEvent.FETCHED)
-
-    def failed(self, now: float, failure: Failure) -> None:
-        """A request failed: retry after a wait, or give up. The one rule that is not in the
-        table: a submit is retried only when no job can have been created."""
-        self._expect(JobState.SUBMITTING, JobState.POLLING, JobState.FETCHING)
-        self.error = failure.error
-        allowed = failure.transient and self.retries < self.retry.max_retries
-        if self.state is JobState.SUBMITTING:
-            allowed = allowed and failure.no_job_created
-        if not allowed:
-            self._fire(JobEvent.GIVE_UP)
-            return
-        self.retries += 1
-        self._fire(JobEvent.RETRY)
-        self._schedule(now, self.retry.delay(self.retries, self._rand(), failure.retry_after))
-
-    def deadline_passed(self, now: float, cause: DecartSDKError | None = None) -> None:
-        """The deadline passed: the driver saw the clock past it, or a request failed because
-        its last step had the job's deadline. *cause* is what that request ran into."""
-        if self.state not in TERMINAL:
-            if cause is not None:
-                self.error = cause
-            self._fire(JobEvent.DEADLINE)
+    def failure(self) -> DecartSDKError | None:
+        """What the call raises, when it ended on an error or at its deadline."""
+        if self.state is S.DEADLINE_EXCEEDED:
+            return self.deadline_error()
+        if self.state is S.ERROR:
+            assert self.error is not None, "every way into ERROR carries an error"
+            return self.error
+        return None
 
     def deadline_error(self) -> DeadlineExceededError:
         what = f"job {self.job_id}" if self.job_id else "the submit"
@@ -217,34 +236,8 @@ class JobMachine:
 
     # -- inside -------------------------------------------------------------------------------
 
-    def _answer(self, now: float, status: JobStatus) -> JobStatusResponse | None:
-        self.retries = 0
-        if self._one_shot:
-            # The caller gets the answer as the call's value; there is no one to notify.
-            self.status = status
-            self.state = JobState.REPORTED
-            return None
-        assert self.job_id is not None
-        change = None if status == self.status else JobStatusResponse(self.job_id, status)
-        self.status = status
-        self._fire(_STATUS_EVENTS[status])
-        if self.state is JobState.WAITING_TO_POLL:
-            self._schedule(now, self.poll.delay(self.polls, self._rand()))
-        return change
-
-    def _schedule(self, now: float, delay: float) -> None:
-        wake = now + delay
-        if wake >= self.deadline:
-            # Never wait past the deadline: waking only to give up helps nobody.
-            self._fire(JobEvent.DEADLINE)
-        else:
-            self.wake_at = wake
+    def _fresh(self) -> bool:
+        return self.stale or self.state in NEW_CONNECTION
 
     def _fire(self, event: JobEvent) -> None:
-        self.state = next_state(self.state, event)
-
-    def _expect(self, *states: JobState) -> None:
-        if self.state not in states:
-            raise LocalProtocolError(
-                f"the job is {self.state.value!r}, not {' or '.join(s.value for s in states)}"
-            )
+        self.state = next_state(self.mode, self.state, event)

@@ -530,10 +530,23 @@ def test_result_does_not_probe_after_auth_or_transient_errors(code: str) -> None
 
 
 def test_the_result_probe_shares_the_calls_deadline() -> None:
-    # The content answer arrives just before the deadline; the probe must not get a new one.
-    s = _scripted("result", ["stall"], job=(0.0, 0.0, True, b""), timeout=5.0)
-    with pytest.raises((DeadlineExceededError, QueueResultError)):
+    # The content is refused late (its first request stalls until its 3 s step ends), and the
+    # status probe that follows stalls too: it ends at the call's deadline, not at one of its
+    # own, and the caller hears of the refused content.
+    s = _scripted(
+        "result", ["stall", "ok", "stall"], job=(0.0, 0.0, True, b""), timeout=5.0,
+        request_timeout=3.0,
+    )  # fmt: skip
+    with pytest.raises(QueueResultError) as info:
         s.run()
+    assert info.value.data["status"] == 409
+    assert [(r.kind, r.status) for r in s.server.log] == [
+        ("result", None),
+        ("result", 409),
+        ("status", None),
+    ]
+    assert s.server.log[-1].at > 3.0
+    assert s.world.now == 5.0
     assert s.world.violations == []
 
 

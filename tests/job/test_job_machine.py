@@ -1,16 +1,23 @@
 """The job machine, driven the way a driver drives it, by hypothesis.
 
-Rules feed it everything that can happen (answers of every status, transient and fatal failures
-with and without ``no_job_created`` and ``Retry-After``, late answers, the clock moving, the
-deadline passing) and the invariants are the promises of DESIGN.md: it ends, it never polls
-after an end, it never waits past the deadline, it fetches once and only a completed job, it
-never repeats a submit that may have reached the server, and every wait keeps to its policy.
+Rules feed it everything that can happen (answers of every status, refused content, failures that
+may pass with and without proof that nothing was done, stale connections, fatal failures,
+``Retry-After``, late answers, the clock moving, the deadline passing) in every mode, with bodies
+that can and cannot be sent twice. The invariants are the promises of DESIGN.md: it ends, it
+never polls after an end, it never waits past the deadline, it fetches once and only a completed
+job, it never repeats a submit that may have reached the server, and every wait keeps to its
+policy.
+
+Every expected outcome here is worked out by the test from the rules written in the Queue API
+docs and DESIGN.md, never read from the table; the table is then checked against a list of
+stories written by hand (``STORIES``).
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,24 +35,37 @@ from hypothesis.stateful import (
 from decart_proto import (
     TRANSITIONS,
     DeadlineExceededError,
-    Failure,
     JobEvent,
     JobMachine,
     JobState,
     LocalProtocolError,
     Mode,
+    NetworkError,
     PollPolicy,
+    QueueResultError,
     QueueStatusError,
     QueueSubmitError,
     RetryPolicy,
+    TLSVerificationError,
 )
-from decart_proto._job import Fetch, Finish, Poll, Submit, Wait
-from decart_proto._job_state import TERMINAL, next_state
+from decart_proto._classify import answered, unanswered
+from decart_proto._exchange import ExchangeFailed, Response
+from decart_proto._job import Fetch, Finish, Poll, Submit, Verdict, Wait
+from decart_proto._job_state import START, START_ONCE, TERMINAL, next_state
+from decart_proto._responses import Operation
 
 from .hyp import examples
 
 STATUSES = ("pending", "processing", "completed", "failed")
-START = 1000.0
+EVENTS = {
+    "pending": JobEvent.PENDING,
+    "processing": JobEvent.PROCESSING,
+    "completed": JobEvent.COMPLETED,
+    "failed": JobEvent.FAILED,
+}
+SUBMITS = (Mode.SUBMIT, Mode.SUBMIT_AND_POLL)
+ONE_SHOT = (Mode.SUBMIT, Mode.STATUS)
+START_AT = 1000.0
 
 
 @st.composite
@@ -83,8 +103,8 @@ class RecordingRandom:
         return self.last
 
 
-def _error(mode: Mode) -> Any:
-    cls = QueueSubmitError if mode in (Mode.SUBMIT, Mode.SUBMIT_AND_POLL) else QueueStatusError
+def _error(action: Any) -> Any:
+    cls = {Submit: QueueSubmitError, Fetch: QueueResultError}.get(type(action), QueueStatusError)
     return cls("Failed: 503 - busy", data={"status": 503})
 
 
@@ -96,30 +116,43 @@ class JobMachineRules(RuleBasedStateMachine):
         poll=poll_policies(),
         retry=retry_policies,
         timeout=st.sampled_from([0.3, 5.0, 30.0, 600.0]),
+        replayable=st.booleans(),
         seed=st.integers(0, 2**32),
     )
     def start(
-        self, mode: Mode, poll: PollPolicy, retry: RetryPolicy, timeout: float, seed: int
+        self,
+        mode: Mode,
+        poll: PollPolicy,
+        retry: RetryPolicy,
+        timeout: float,
+        replayable: bool,
+        seed: int,
     ) -> None:
         self.mode = mode
-        self.now = START
-        self.deadline = START + timeout
+        self.now = START_AT
+        self.deadline = START_AT + timeout
         self.rand = RecordingRandom(seed)
-        job_id = None if mode in (Mode.SUBMIT, Mode.SUBMIT_AND_POLL) else "job-1"
+        self.replayable = replayable or mode not in SUBMITS
+        job_id = None if mode in SUBMITS else "job-1"
         self.m = JobMachine(
             mode,
-            now=START,
+            now=START_AT,
             deadline=self.deadline,
             rand=self.rand,
             poll=poll,
             retry=retry,
             job_id=job_id,
+            replayable=replayable,
         )
         self.requests = 0
+        self.submits = 0
         self.fetched = 0
         self.submit_risked = False  # a submit body may have reached the server
+        self.probing = False  # result(): the content was refused, the status is asked
+        self.content_error: Any = None
         self.last_status: str | None = None
         self.action: Any = None
+        self.after_stale = False
         self.expected_wait: Callable[[float], bool] | None = None
         self.ask()
 
@@ -138,16 +171,24 @@ class JobMachineRules(RuleBasedStateMachine):
         elif isinstance(action, (Submit, Poll, Fetch)):
             assert self.now < self.deadline, "no request may start after the deadline"
             self.requests += 1
+            # A submit always on a new connection; others on one only after a stale one.
+            assert action.fresh is (isinstance(action, Submit) or self.after_stale)
         if isinstance(action, Submit):
-            assert self.mode in (Mode.SUBMIT, Mode.SUBMIT_AND_POLL)
+            assert self.mode in SUBMITS
             assert not self.submit_risked, "a submit that may have created a job was repeated"
+            assert self.replayable or self.submits == 0, "a pipe's body was sent twice"
+            self.submits += 1
         if isinstance(action, Poll):
-            assert self.mode in (Mode.RESUME, Mode.STATUS, Mode.SUBMIT_AND_POLL)
-            assert self.last_status in (None, "pending", "processing")
-            assert action.job_id == self.m.job_id
+            assert action.job_id == self.m.job_id == "job-1"
+            if self.probing:
+                assert self.mode is Mode.RESULT and self.last_status is None
+            else:
+                assert self.mode in (Mode.RESUME, Mode.STATUS, Mode.SUBMIT_AND_POLL)
+                assert self.last_status in (None, "pending", "processing")
         if isinstance(action, Fetch):
             assert self.fetched == 0
             assert self.mode is Mode.RESULT or self.last_status == "completed"
+            assert not self.probing
         if isinstance(action, Finish):
             assert action.state in TERMINAL
             assert action.state is self.m.state
@@ -161,7 +202,19 @@ class JobMachineRules(RuleBasedStateMachine):
         return isinstance(self.action, (Submit, Poll, Fetch))
 
     def one_shot(self) -> bool:
-        return self.mode in (Mode.SUBMIT, Mode.STATUS)
+        return self.mode in ONE_SHOT
+
+    def _expected_end_at_deadline(self) -> Finish:
+        # The probe's deadline leaves the refused content's error, which says more.
+        return Finish(JobState.ERROR if self.probing else JobState.DEADLINE_EXCEEDED)
+
+    def _fits(self, wait: float, at: float) -> Callable[[float], bool]:
+        """A wait of *wait* asked for at *at*: exactly that long."""
+
+        def check(until: float) -> bool:
+            return math.isclose(until, at + wait, abs_tol=1e-9)
+
+        return check
 
     # -- what can happen ----------------------------------------------------------------------
 
@@ -171,20 +224,29 @@ class JobMachineRules(RuleBasedStateMachine):
         self.now += latency
         submitting = isinstance(self.action, Submit)
         polls_before = self.m.polls
+        change = self.m.handle(self.now, Verdict(EVENTS[status], job_id="job-1"))
+        self.after_stale = False
         if submitting:
-            change = self.m.submitted(self.now, "job-1", status)
             self.submit_risked = True
-        else:
-            change = self.m.status_received(self.now, status)
+            assert self.m.job_id == "job-1"
+        elif not self.probing:
             assert self.m.polls == polls_before + 1
-        if self.one_shot():
-            assert change is None, "one-shot calls return their answer; nobody is notified"
+        if self.one_shot() or self.probing:
+            assert change is None, "one-shot calls and probes return their answer; nobody hears"
         elif status == self.last_status:
             assert change is None, "a status is reported only when it changes"
         else:
             assert change is not None and (change.job_id, change.status) == ("job-1", status)
-        self.last_status = status
         assert self.m.retries == 0, "an answer starts the retry count afresh"
+        if self.probing:
+            self.ask()
+            if status == "failed":
+                assert self.action == Finish(JobState.FAILED)
+            else:
+                assert self.action == Finish(JobState.ERROR)
+                assert self.m.error is self.content_error, "the content's error stands"
+            return
+        self.last_status = status
         if not self.one_shot() and status in ("pending", "processing"):
             self.expected_wait = self._poll_wait(self.now, self.m.polls)
         self.ask()
@@ -208,73 +270,121 @@ class JobMachineRules(RuleBasedStateMachine):
     def _poll_wait(self, at: float, polls: int) -> Callable[[float], bool]:
         policy = self.m.poll
         low, high = policy.bounds()
-
-        def check(until: float) -> bool:
-            wait = until - at
-            assert self.rand.last is not None
-            exact = policy.delay(polls, self.rand.last)
-            within = low - 1e-9 <= wait <= high + 1e-9
-            if polls == 0:  # the wait after submit is the initial delay, jittered
-                base = policy.initial_delay
-                within = within and base * (1 - policy.jitter) - 1e-9 <= wait
-            return within and math.isclose(wait, exact, abs_tol=1e-9)
-
-        return check
+        assert self.rand.last is not None
+        exact = policy.delay(polls, self.rand.last)
+        assert low - 1e-9 <= exact <= high + 1e-9
+        if polls == 0:  # the wait after submit is the initial delay, jittered
+            assert policy.initial_delay * (1 - policy.jitter) - 1e-9 <= exact
+        return self._fits(exact, at)
 
     @precondition(lambda self: isinstance(self.action, Fetch))
     @rule(latency=latencies)
     def result_arrives(self, latency: float) -> None:
         self.now += latency
-        self.m.fetched()
+        assert self.m.handle(self.now, Verdict(JobEvent.FETCHED)) is None
         self.fetched += 1
+        self.after_stale = False
         self.ask()
         assert self.action == Finish(JobState.COMPLETED)
 
+    @precondition(lambda self: isinstance(self.action, Fetch))
+    @rule(latency=latencies)
+    def content_refused(self, latency: float) -> None:
+        # A 4xx to the content request: a job that is not completed, or failed.
+        self.now += latency
+        error = QueueResultError("Failed to get job content: 409 - no", data={"status": 409})
+        self.m.handle(self.now, Verdict(JobEvent.NO_CONTENT, error))
+        self.after_stale = False
+        assert self.m.error is error
+        # result(): the Queue API docs answer a failed job's result with a failed result, so
+        # the job's status is asked.
+        self.probing = self.mode is Mode.RESULT
+        self.content_error = error
+        self.ask()
+        if not self.probing:
+            # The job said it was completed: its content must be there.
+            assert self.action == Finish(JobState.ERROR)
+            return
+        assert self.m.retries == 0
+        if self.now >= self.deadline:
+            assert self.action == Finish(JobState.ERROR)
+        else:
+            assert self.action == Poll("job-1")
+
     @precondition(lambda self: self.in_flight())
     @rule(
-        transient=st.booleans(),
-        no_job_created=st.booleans(),
+        kind=st.sampled_from(["nothing done", "maybe done", "fatal"]),
         retry_after=retry_afters,
         latency=latencies,
     )
-    def request_fails(
-        self, transient: bool, no_job_created: bool, retry_after: float | None, latency: float
-    ) -> None:
+    def request_fails(self, kind: str, retry_after: float | None, latency: float) -> None:
         self.now += latency
         submitting = isinstance(self.action, Submit)
         retries_before = self.m.retries
-        error = _error(self.mode)
-        self.m.failed(self.now, Failure(error, transient, retry_after, no_job_created))
-        assert self.m.error is error
-        if submitting and not no_job_created:
+        error = _error(self.action)
+        event = {
+            "nothing done": JobEvent.NOT_DONE,
+            "maybe done": JobEvent.MAYBE_DONE,
+            "fatal": JobEvent.GIVE_UP,
+        }[kind]
+        self.m.handle(self.now, Verdict(event, error, retry_after))
+        self.after_stale = False
+        if self.probing:
+            assert self.m.error is self.content_error, "the probe's failure says less"
+        else:
+            assert self.m.error is error
+        if submitting and kind != "nothing done":
             self.submit_risked = True
-        may_retry = transient and retries_before < self.m.retry.max_retries
+        out_of_time = self.now >= self.deadline and kind != "fatal"
+        may_retry = kind != "fatal" and retries_before < self.m.retry.max_retries
         if submitting:
-            may_retry = may_retry and no_job_created
-        if may_retry:
+            # A submit again only when no job can have been created, and its body is there.
+            may_retry = may_retry and kind == "nothing done" and self.replayable
+        if may_retry and not out_of_time:
             assert self.m.retries == retries_before + 1
             self.expected_wait = self._retry_wait(self.now, self.m.retries, retry_after)
         self.ask()
-        if not may_retry:
+        if out_of_time:
+            assert self.action == self._expected_end_at_deadline()
+        elif not may_retry:
             assert self.action == Finish(JobState.ERROR)
         else:
-            assert not isinstance(self.action, Finish) or (
-                self.action.state is JobState.DEADLINE_EXCEEDED
-            )
+            assert (
+                isinstance(self.action, Wait)
+                or self.in_flight()
+                or self.action == Finish(JobState.DEADLINE_EXCEEDED)
+            ), self.action
 
     def _retry_wait(
         self, at: float, retry: int, retry_after: float | None
     ) -> Callable[[float], bool]:
         policy = self.m.retry
-
-        def check(until: float) -> bool:
-            wait = until - at
-            if retry_after is not None:
-                return bool(math.isclose(wait, min(retry_after, policy.max_retry_after)))
+        assert self.rand.last is not None
+        if retry_after is not None:
+            wait = min(retry_after, policy.max_retry_after)
+        else:
             full = min(policy.backoff_cap, policy.backoff_base * 2.0 ** (retry - 1))
-            return full / 2 - 1e-9 <= wait <= full + 1e-9
+            wait = full / 2 + self.rand.last * full / 2
+            assert full / 2 - 1e-9 <= wait <= full + 1e-9
+        return self._fits(wait, at)
 
-        return check
+    @precondition(lambda self: isinstance(self.action, (Poll, Fetch)) and not self.action.fresh)
+    @rule(latency=latencies)
+    def connection_was_stale(self, latency: float) -> None:
+        # The kept-alive connection had been closed by the server: nothing came back.
+        self.now += latency
+        before = self.action
+        retries_before = self.m.retries
+        error = _error(self.action)
+        self.m.handle(self.now, Verdict(JobEvent.STALE, error))
+        self.after_stale = True
+        self.ask()
+        if self.now >= self.deadline:
+            assert self.action == self._expected_end_at_deadline()
+            return
+        # At once, on a new connection, without spending a retry.
+        assert type(self.action) is type(before) and self.action.fresh
+        assert self.m.retries == retries_before
 
     @precondition(lambda self: self.in_flight())
     @rule(with_cause=st.booleans())
@@ -282,10 +392,13 @@ class JobMachineRules(RuleBasedStateMachine):
         # The request's last I/O step had the job's deadline, and hit it.
         self.now = max(self.now, self.deadline)
         before = self.m.error
-        cause = _error(self.mode) if with_cause else None
-        self.m.deadline_passed(self.now, cause)
+        cause = _error(self.action) if with_cause else None
+        self.m.handle(self.now, Verdict(JobEvent.MAYBE_DONE, cause))
         self.ask()
-        assert self.action == Finish(JobState.DEADLINE_EXCEEDED)
+        assert self.action == self._expected_end_at_deadline()
+        if self.probing:
+            assert self.m.error is self.content_error
+            return
         error = self.m.deadline_error()
         assert isinstance(error, DeadlineExceededError)
         assert error.cause is (cause or before)
@@ -310,7 +423,7 @@ class JobMachineRules(RuleBasedStateMachine):
         self.now = self.action.until + overshoot
         self.ask()
         if self.now >= self.deadline:
-            assert self.action == Finish(JobState.DEADLINE_EXCEEDED)
+            assert self.action == self._expected_end_at_deadline()
         else:
             assert self.in_flight()
 
@@ -321,27 +434,26 @@ class JobMachineRules(RuleBasedStateMachine):
         final = self.action
         assert self.m.next_action(self.now) == final
         error = self.m.error
-        self.m.deadline_passed(self.now, _error(self.mode))  # harmless once ended
+        for verdict in (
+            Verdict(EVENTS[status], job_id="job-2"),
+            Verdict(JobEvent.FETCHED),
+            Verdict(JobEvent.NOT_DONE, _error(None)),
+            Verdict(JobEvent.DEADLINE),
+        ):
+            with pytest.raises(LocalProtocolError, match="no request is in flight"):
+                self.m.handle(self.now, verdict)
         assert self.m.next_action(self.now) == final
         assert self.m.error is error
-        tells: tuple[Callable[[], object], ...] = (
-            lambda: self.m.submitted(self.now, "job-2", status),
-            lambda: self.m.status_received(self.now, status),
-            self.m.fetched,
-            lambda: self.m.failed(self.now, Failure(_error(self.mode), True, None, True)),
-        )
-        for tell in tells:
-            with pytest.raises(LocalProtocolError):
-                tell()
 
     @invariant()
     def bounded(self) -> None:
-        # Each request is an answer (bounded by the deadline over the shortest poll wait,
-        # plus the submit and the fetch) or one of at most max_retries retries before one.
+        # Each request is an answer (bounded by the deadline over the shortest poll wait, plus
+        # the submit, the fetch, the probe and the last attempt) or one of at most max_retries
+        # retries before one; each may be made twice when its kept-alive connection was stale.
         policy = self.m.poll
         shortest = policy.interval * (1 - policy.jitter)
-        answers = 3 + (self.deadline - START) / shortest
-        assert self.requests <= answers * (self.m.retry.max_retries + 1)
+        answers = 5 + (self.deadline - START_AT) / shortest
+        assert self.requests <= 2 * answers * (self.m.retry.max_retries + 1)
 
     @invariant()
     def never_past_the_deadline_unless_ended(self) -> None:
@@ -376,8 +488,9 @@ def test_it_always_ends_against_an_adversary(
     )  # fmt: skip
     now = 0.0
     shortest = poll.interval * (1 - poll.jitter)
-    bound = int((3 + timeout / shortest) * (retry.max_retries + 1)) + 2
+    bound = int((5 + timeout / shortest) * (retry.max_retries + 1)) + 2
     fails = data.draw(st.booleans())
+    busy = Verdict(JobEvent.NOT_DONE, _error(None), retry_after=0.0)
     for _ in range(bound * 2):
         action = m.next_action(now)
         if isinstance(action, Finish):
@@ -387,13 +500,13 @@ def test_it_always_ends_against_an_adversary(
             now = action.until
             continue
         if fails and m.retries < retry.max_retries:
-            m.failed(now, Failure(_error(mode), True, 0.0, True))
+            m.handle(now, busy)
         elif isinstance(action, Submit):
-            m.submitted(now, "job-1", "pending")
+            m.handle(now, Verdict(JobEvent.PENDING, job_id="job-1"))
         elif isinstance(action, Poll):
-            m.status_received(now, "processing")
+            m.handle(now, Verdict(JobEvent.PROCESSING))
         else:
-            m.failed(now, Failure(_error(mode), True, 0.0, True))
+            m.handle(now, busy)
     else:
         raise AssertionError("the job machine did not end")
     assert action.state in (JobState.DEADLINE_EXCEEDED, JobState.ERROR)
@@ -403,67 +516,230 @@ def test_it_always_ends_against_an_adversary(
 # -- the table itself -----------------------------------------------------------------------
 
 
-@examples(200)
-@given(st.sampled_from(JobState), st.sampled_from(JobEvent))
-def test_every_state_event_pair(state: JobState, event: JobEvent) -> None:
-    allowed = TRANSITIONS.get(state, {})
+@examples(300)
+@given(st.sampled_from(Mode), st.sampled_from(JobState), st.sampled_from(JobEvent))
+def test_every_state_event_pair(mode: Mode, state: JobState, event: JobEvent) -> None:
+    allowed = TRANSITIONS[mode].get(state, {})
     if event in allowed:
-        assert next_state(state, event) is allowed[event]
+        assert next_state(mode, state, event) is allowed[event]
     else:
-        with pytest.raises(LocalProtocolError, match=event.value):
-            next_state(state, event)
+        with pytest.raises(LocalProtocolError, match=re.escape(event.value)):
+            next_state(mode, state, event)
 
 
 def test_every_pair_is_enumerated() -> None:
     # The hypothesis test above samples; this walks all of them once, so none is missed.
-    for state in JobState:
-        for event in JobEvent:
-            if event in TRANSITIONS.get(state, {}):
-                assert next_state(state, event) is TRANSITIONS[state][event]
-            else:
-                with pytest.raises(LocalProtocolError):
-                    next_state(state, event)
+    for mode in Mode:
+        for state in JobState:
+            for event in JobEvent:
+                if event in TRANSITIONS[mode].get(state, {}):
+                    assert next_state(mode, state, event) is TRANSITIONS[mode][state][event]
+                else:
+                    with pytest.raises(LocalProtocolError):
+                        next_state(mode, state, event)
 
 
-def test_table_shape() -> None:
-    assert set(TRANSITIONS).isdisjoint(TERMINAL), "an ended job has no way out"
-    assert set(TRANSITIONS) | TERMINAL == set(JobState)
-    for state, edges in TRANSITIONS.items():
-        assert edges.get(JobEvent.DEADLINE) is JobState.DEADLINE_EXCEEDED, state
-    reached = {JobState.SUBMITTING, JobState.POLLING, JobState.FETCHING}
+@pytest.mark.parametrize("mode", list(Mode))
+def test_table_shape(mode: Mode) -> None:
+    table = TRANSITIONS[mode]
+    assert set(table).isdisjoint(TERMINAL), "an ended job has no way out"
+    for state, edges in table.items():
+        # Every state ends at the deadline; the result's probe leaves the content's error.
+        assert edges[JobEvent.DEADLINE] in (JobState.DEADLINE_EXCEEDED, JobState.ERROR)
+        if JobEvent.TIMER in edges:  # a wait: its timer, or the deadline
+            assert set(edges) == {JobEvent.TIMER, JobEvent.DEADLINE}, state
+    starts = {START[mode], START_ONCE.get(mode, START[mode])}
+    reached = set(starts)
     frontier = list(reached)
     while frontier:
-        for target in TRANSITIONS.get(frontier.pop(), {}).values():
+        for target in table.get(frontier.pop(), {}).values():
             if target not in reached:
                 reached.add(target)
                 frontier.append(target)
-    # REPORTED is reached outside the table, by the one-shot calls (see _job_state's notes).
-    assert reached | {JobState.REPORTED} == set(JobState)
+    if mode is not Mode.RESUME:  # wait() shares submit_and_poll()'s table, from polling on
+        assert set(table) <= reached, "no state of the table is unreachable"
+    assert JobState.ERROR in reached and JobState.DEADLINE_EXCEEDED in reached
+    assert (JobState.REPORTED in reached) is (mode in ONE_SHOT)
 
 
 @pytest.mark.parametrize("mode", list(Mode))
 def test_job_id_must_match_the_mode(mode: Mode) -> None:
-    needs_id = mode not in (Mode.SUBMIT, Mode.SUBMIT_AND_POLL)
+    needs_id = mode not in SUBMITS
     wrong = None if needs_id else "job-1"
     with pytest.raises(LocalProtocolError, match=mode.value):
         JobMachine(mode, now=0, deadline=1, rand=random.random, job_id=wrong)
+
+
+# -- the table against the Queue API's lifecycle, in stories written by hand -------------------
+
+OK_JSON = b'{"job_id": "job-1", "status": "%s"}'
+
+
+def _response(step: str) -> Response:
+    code, _, extra = step.partition(" ")
+    if code in STATUSES:
+        return Response(200, (), OK_JSON % code.encode())
+    if code == "video":
+        return Response(200, (), b"")  # its body went to the download
+    headers = ((b"retry-after", b"2"),) if extra == "retry-after" else ()
+    return Response(int(code), headers, b'{"detail": "no"}')
+
+
+def _verdict(op: Operation, step: str) -> Verdict:
+    """What the classifier makes of a server's answer, or its silence, in a story's words."""
+    if step in ("refused", "reset", "stale", "tls"):
+        error = TLSVerificationError("bad cert") if step == "tls" else NetworkError(step)
+        return unanswered(op, ExchangeFailed(error, sent=step != "refused", stale=step == "stale"))
+    return answered(op, _response(step))
+
+
+# (mode, body read from a pipe, what the server does at each request, the requests made, the end)
+STORIES: list[tuple[Mode, bool, str, str, str]] = [
+    # submit_and_poll(): the docs' example, and its failed job.
+    (Mode.SUBMIT_AND_POLL, False, "pending processing completed video",
+     "submit poll poll fetch", "completed"),
+    (Mode.SUBMIT_AND_POLL, False, "pending pending failed", "submit poll poll", "failed"),
+    (Mode.SUBMIT_AND_POLL, False, "completed video", "submit fetch", "completed"),
+    # A submit is made again only when no job can have been created.
+    (Mode.SUBMIT_AND_POLL, False, "429 pending completed video",
+     "submit submit poll fetch", "completed"),
+    (Mode.SUBMIT_AND_POLL, False, "503 retry-after pending completed video",
+     "submit submit poll fetch", "completed"),
+    (Mode.SUBMIT_AND_POLL, False, "refused pending completed video",
+     "submit submit poll fetch", "completed"),
+    (Mode.SUBMIT_AND_POLL, False, "503", "submit", "error 503"),
+    (Mode.SUBMIT_AND_POLL, False, "500", "submit", "error 500"),
+    (Mode.SUBMIT_AND_POLL, False, "reset", "submit", "error None"),
+    (Mode.SUBMIT_AND_POLL, False, "422", "submit", "error 422"),
+    (Mode.SUBMIT_AND_POLL, False, "401", "submit", "error 401"),
+    (Mode.SUBMIT_AND_POLL, False, "tls", "submit", "error None"),
+    # A body read from a pipe is sent once, whatever the answer.
+    (Mode.SUBMIT_AND_POLL, True, "429", "submit", "error 429"),
+    (Mode.SUBMIT_AND_POLL, True, "refused", "submit", "error None"),
+    (Mode.SUBMIT_AND_POLL, True, "pending completed video", "submit poll fetch", "completed"),
+    # Status polls and downloads ride out what passes.
+    (Mode.SUBMIT_AND_POLL, False, "pending 503 stale 429 processing reset 500 completed video",
+     "submit poll poll poll poll poll poll poll fetch", "completed"),
+    (Mode.SUBMIT_AND_POLL, False, "pending completed 502 reset video",
+     "submit poll fetch fetch fetch", "completed"),
+    (Mode.SUBMIT_AND_POLL, False, "pending 404", "submit poll", "error 404"),
+    (Mode.SUBMIT_AND_POLL, False, "pending 401", "submit poll", "error 401"),
+    (Mode.SUBMIT_AND_POLL, False, "pending completed 409", "submit poll fetch", "error 409"),
+    (Mode.SUBMIT_AND_POLL, False, "pending completed 403", "submit poll fetch", "error 403"),
+    # wait(): the same job, from its first poll.
+    (Mode.RESUME, False, "processing completed video", "poll poll fetch", "completed"),
+    (Mode.RESUME, False, "failed", "poll", "failed"),
+    (Mode.RESUME, False, "stale completed stale video", "poll poll fetch fetch", "completed"),
+    (Mode.RESUME, False, "404", "poll", "error 404"),
+    # The retry budget (2 here) is spent by failures in a row; an answer refills it.
+    (Mode.RESUME, False, "503 503 503", "poll poll poll", "error 503"),
+    (Mode.RESUME, False, "503 503 pending 503 503 completed 503 503 503",
+     "poll poll poll poll poll poll fetch fetch fetch", "error 503"),
+    # submit() and status(): one answer, whatever it says.
+    (Mode.SUBMIT, False, "pending", "submit", "reported pending"),
+    (Mode.SUBMIT, False, "429 pending", "submit submit", "reported pending"),
+    (Mode.SUBMIT, False, "503", "submit", "error 503"),
+    (Mode.SUBMIT, True, "429", "submit", "error 429"),
+    (Mode.STATUS, False, "processing", "poll", "reported processing"),
+    (Mode.STATUS, False, "failed", "poll", "reported failed"),
+    (Mode.STATUS, False, "stale 500 completed", "poll poll poll", "reported completed"),
+    (Mode.STATUS, False, "404", "poll", "error 404"),
+    # result(): the video; a failed job's content refused, then its status asked.
+    (Mode.RESULT, False, "video", "fetch", "completed"),
+    (Mode.RESULT, False, "503 video", "fetch fetch", "completed"),
+    (Mode.RESULT, False, "409 failed", "fetch poll", "failed"),
+    (Mode.RESULT, False, "404 503 failed", "fetch poll poll", "failed"),
+    (Mode.RESULT, False, "409 processing", "fetch poll", "error 409"),
+    (Mode.RESULT, False, "409 completed", "fetch poll", "error 409"),
+    (Mode.RESULT, False, "409 401", "fetch poll", "error 409"),
+    (Mode.RESULT, False, "401", "fetch", "error 401"),
+    (Mode.RESULT, False, "403", "fetch", "error 403"),
+    (Mode.RESULT, False, "503 503 503", "fetch fetch fetch", "error 503"),
+    (Mode.RESULT, False, "tls", "fetch", "error None"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "pipe", "story", "requests", "end"), STORIES)
+def test_the_table_follows_the_queue_api_lifecycle(
+    mode: Mode, pipe: bool, story: str, requests: str, end: str
+) -> None:
+    m = JobMachine(
+        mode, now=0.0, deadline=900.0, rand=random.Random(0).random,
+        retry=RetryPolicy(max_retries=2), job_id=None if mode in SUBMITS else "job-1",
+        replayable=not pipe,
+    )  # fmt: skip
+    steps = story.split()
+    made: list[str] = []
+    now = 0.0
+    while not isinstance(action := m.next_action(now), Finish):
+        if isinstance(action, Wait):
+            now = action.until
+            continue
+        kind = {Submit: "submit", Poll: "poll", Fetch: "fetch"}[type(action)]
+        made.append(kind)
+        op = {"submit": Operation.SUBMIT, "poll": Operation.STATUS}.get(kind, Operation.RESULT)
+        step = steps.pop(0)
+        if step == "retry-after":  # "503 retry-after" is one step
+            raise AssertionError("malformed story")
+        if steps and steps[0] == "retry-after":
+            step = f"{step} {steps.pop(0)}"
+        m.handle(now, _verdict(op, step))
+    assert steps == [], f"the story went on: {steps}"
+    assert made == requests.split()
+    what, _, detail = end.partition(" ")
+    if what == "completed":
+        assert action.state is JobState.COMPLETED
+    elif what == "failed":
+        assert action.state is JobState.FAILED and m.status == "failed"
+    elif what == "reported":
+        assert action.state is JobState.REPORTED and m.status == detail
+        assert m.job_id == "job-1"
+    else:
+        assert action.state is JobState.ERROR
+        assert m.error is not None
+        assert m.error.data["status"] == (None if detail == "None" else int(detail))
+        # The last request's error; in result(), the content's, whatever its probe met.
+        last = "fetch" if mode is Mode.RESULT else made[-1]
+        expected = {"submit": QueueSubmitError, "poll": QueueStatusError, "fetch": QueueResultError}
+        assert type(m.error) is expected[last]
+
+
+def test_a_stale_connection_is_replaced_once_at_once() -> None:
+    m = JobMachine(Mode.RESUME, now=0, deadline=100, rand=lambda: 0.5, job_id="j")
+    assert m.next_action(0) == Poll("j", fresh=False)
+    m.handle(1, _verdict(Operation.STATUS, "stale"))
+    assert m.next_action(1) == Poll("j", fresh=True), "at once, on a new connection"
+    # A new connection cannot be stale: that would be a bug in the exchange.
+    with pytest.raises(LocalProtocolError, match="stale"):
+        m.handle(1, _verdict(Operation.STATUS, "stale"))
+
+
+def test_a_stale_connection_with_no_retry_left_is_still_replaced() -> None:
+    m = JobMachine(
+        Mode.STATUS, now=0, deadline=100, rand=lambda: 0.5, job_id="j",
+        retry=RetryPolicy(max_retries=0),
+    )  # fmt: skip
+    m.handle(0, _verdict(Operation.STATUS, "stale"))
+    assert m.next_action(0) == Poll("j", fresh=True)
+    m.handle(0, _verdict(Operation.STATUS, "pending"))
+    assert m.next_action(0) == Finish(JobState.REPORTED)
 
 
 def test_defaults_and_the_first_waits() -> None:
     m = JobMachine(Mode.SUBMIT_AND_POLL, now=0, deadline=100, rand=lambda: 0.5)
     assert m.poll == PollPolicy() and m.retry == RetryPolicy()
     assert m.next_action(0) == Submit()
-    assert m.submitted(0.2, "j", "pending") is not None
+    assert m.handle(0.2, Verdict(JobEvent.PENDING, job_id="j")) is not None
     assert m.next_action(0.2) == Wait(0.7)
     assert m.next_action(0.7) == Poll("j")
-    assert m.status_received(0.8, "pending") is None
+    assert m.handle(0.8, Verdict(JobEvent.PENDING)) is None
     assert m.next_action(0.8) == Wait(2.3)
 
 
 def test_a_wait_reaching_the_deadline_ends_the_job_at_once() -> None:
     m = JobMachine(Mode.RESUME, now=0, deadline=1.5, rand=lambda: 0.5, job_id="j")
     assert m.next_action(0) == Poll("j")
-    m.status_received(0, "pending")  # the next poll would be at 1.5: not before the deadline
+    m.handle(0, Verdict(JobEvent.PENDING))  # the next poll would be at 1.5: not before the deadline
     assert m.next_action(0) == Finish(JobState.DEADLINE_EXCEEDED)
     error = m.deadline_error()
     assert "resume waiting with the job id 'j'" in error.message
@@ -477,3 +753,25 @@ def test_a_deadline_during_the_submit_names_no_job() -> None:
     error = m.deadline_error()
     assert "the submit" in error.message and "resume" not in error.message
     assert error.data == {"job_id": None, "status": None}
+
+
+def test_a_probe_out_of_time_leaves_the_contents_error() -> None:
+    # result(): the content refused, the probe failing until the deadline passes, asleep or
+    # in its request: the caller hears about the refused content, not about a deadline.
+    for asleep in (True, False):
+        m = JobMachine(Mode.RESULT, now=0, deadline=10, rand=lambda: 0.5, job_id="j")
+        assert m.next_action(0) == Fetch("j")
+        m.handle(1, _verdict(Operation.RESULT, "409"))
+        content = m.error
+        assert m.next_action(1) == Poll("j")
+        m.handle(2, _verdict(Operation.STATUS, "503"))
+        wait = m.next_action(2)
+        assert isinstance(wait, Wait) and wait.until < 10
+        if asleep:
+            assert m.next_action(10) == Finish(JobState.ERROR)
+        else:
+            assert m.next_action(wait.until) == Poll("j")
+            m.handle(10, _verdict(Operation.STATUS, "reset"))
+            assert m.next_action(10) == Finish(JobState.ERROR)
+        assert m.error is content and isinstance(content, QueueResultError)
+        assert content.data["status"] == 409
