@@ -8,6 +8,7 @@ region to the loop's own sendfile.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import ipaddress
 import os
@@ -285,19 +286,21 @@ def output_error(name: str, exc: OSError) -> OutputError:
     )
 
 
-class Output:
+class Output(abc.ABC):
     """A result's destination: written as it arrives, reset when a download restarts, then
     committed or discarded. Every OS failure comes out as an :class:`OutputError`."""
 
-    def write(self, data: bytes) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None: ...
 
-    def reset(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def reset(self) -> None: ...
 
+    @abc.abstractmethod
     def commit(self) -> None:
         """The download is whole."""
 
+    @abc.abstractmethod
     def discard(self) -> None:
         """The call failed or was cancelled: leave nothing half-written behind. Never raises
         an OSError: it runs while another error is on its way to the caller."""
@@ -402,6 +405,10 @@ class StreamOutput(Output):
             self.stream.flush()
         except OSError as exc:
             raise output_error(self.name, exc) from exc
+
+    def discard(self) -> None:
+        """The caller's own file object is left as it is: what was written to a pipe or a
+        socket cannot be taken back, and a file is the caller's to judge."""
 
 
 class DeviceOutput(Output):

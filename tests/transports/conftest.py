@@ -109,6 +109,14 @@ def instant_jobs(emu: Emulator) -> None:
 
 
 @pytest.fixture
+def each_status_polled(emu: Emulator) -> None:
+    """The next job stays processing for 0.5 s, not the suite's 0.15 s: a client polling every
+    0.04 s sees it processing even on a loaded machine, where a thread may wait its turn for
+    longer than 0.15 s."""
+    emu.add_fault(Fault(method="POST", job_processing_seconds=0.5))
+
+
+@pytest.fixture
 def video(tmp_path: Path) -> tuple[Path, bytes]:
     """An input file of 300 KB of random bytes: more than one receive of 256 KiB, distinct per
     test, so a result with the right bytes cannot be an accident."""

@@ -36,6 +36,7 @@ async def test_submit_status_result(connect: Any, emu: Emulator, video: tuple[Pa
         assert (result.status, result.data, result.error) == ("completed", data, None)
 
 
+@pytest.mark.usefixtures("each_status_polled")
 async def test_submit_and_poll_reports_each_change_once(
     connect: Any, video: tuple[Path, bytes]
 ) -> None:
@@ -50,6 +51,7 @@ async def test_submit_and_poll_reports_each_change_once(
     assert seen == ["pending", "processing", "completed"]
 
 
+@pytest.mark.usefixtures("each_status_polled")
 async def test_callback_in_the_options_as_in_the_docs(
     connect: Any, video: tuple[Path, bytes]
 ) -> None:
@@ -68,6 +70,7 @@ async def test_callback_in_the_options_as_in_the_docs(
     assert "on_status_change" in options  # the caller's dict is left as it was
 
 
+@pytest.mark.usefixtures("each_status_polled")
 async def test_async_callback_is_awaited(
     connect: Any, transport: str, video: tuple[Path, bytes]
 ) -> None:

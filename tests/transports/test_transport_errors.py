@@ -94,6 +94,7 @@ async def test_key_echoed_by_the_server_never_shows(
     texts = _texts(error)
     assert all(SECRET not in text for text in texts), texts  # ...without the key
     assert SECRET not in repr(api.client)
+    assert SECRET not in repr(vars(api.client))  # its settings, driver, pool, I/O and queue
 
 
 async def test_key_from_the_environment(
