@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The folder -> its bar (percent of lines and branches); None: measured and reported only.
 BARS: dict[str, float | None] = {
     "decart_proto": 100.0,  # the core: every line and every branch
-    "transports": None,
+    "transports": 95.0,  # the I/O edge: a few branches are answers the OS rarely gives
     "cli": None,
 }
 
