@@ -228,6 +228,7 @@ class Driver(Generic[S]):
             retry=self.retry,
             job_id=job_id,
             replayable=body is None or body.content_length is not None,
+            request_timeout=self.timeouts.request,
         )
         meter = Meter() if progress else None
         download = Download(to_output=to_output, meter=meter, limit=self.max_in_memory_result)

@@ -5,7 +5,8 @@ The machine never performs I/O: the driver asks it what to do next (:meth:`JobMa
 and tells it what each request came to (:meth:`JobMachine.handle`, with a :class:`Verdict` from
 ``_classify.py``). Besides following the table it keeps the numbers a table cannot: the job's id
 and last status, the retries spent, and when each wait ends. Every wait is the poll policy's or
-the retry policy's, always before the deadline.
+the retry policy's, moved earlier when it would leave the last attempt no time before the
+deadline; once no attempt fits, the call waits out its deadline and only then ends.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ._job_state import (
     failure_event,
     next_state,
 )
-from ._policy import PollPolicy, RetryPolicy
+from ._policy import DEFAULT_REQUEST_TIMEOUT, PollPolicy, RetryPolicy, last_attempt_reserve
 from ._responses import JobStatus, JobStatusResponse
 
 __all__ = [
@@ -113,7 +114,8 @@ _ANSWERS = frozenset({*_STATUSES, E.FETCHED, E.NO_CONTENT})
 
 class JobMachine:
     """One call's job. *replayable*: whether a submit's body can be sent again (not when it is
-    read from a pipe as it goes)."""
+    read from a pipe as it goes). *request_timeout*: how long one step of a request may take,
+    which sets how long before the deadline the last attempt starts (``_policy.py``)."""
 
     def __init__(
         self,
@@ -126,6 +128,7 @@ class JobMachine:
         retry: RetryPolicy | None = None,
         job_id: str | None = None,
         replayable: bool = True,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         if (job_id is None) != (mode in START_ONCE):
             need = "needs a" if job_id is None else "takes no"
@@ -135,6 +138,8 @@ class JobMachine:
         self.state = START[mode] if replayable else START_ONCE.get(mode, START[mode])
         self.started = now
         self.deadline = deadline
+        # The latest moment a poll or a retry may start (see _wake).
+        self.last_start = deadline - last_attempt_reserve(request_timeout, deadline - now)
         self.job_id = job_id
         self.poll = poll or PollPolicy()
         self.retry = retry or RetryPolicy()
@@ -209,11 +214,7 @@ class JobMachine:
                 delay = self.retry.delay(self.retries, self._rand(), verdict.retry_after)
             else:
                 delay = self.poll.delay(self.polls, self._rand())
-            if now + delay >= self.deadline:
-                # Never wait past the deadline: waking only to give up helps nobody.
-                self._fire(E.DEADLINE)
-            else:
-                self.wake_at = now + delay
+            self.wake_at = self._wake(now, delay)
         return change
 
     def failure(self) -> DecartSDKError | None:
@@ -238,6 +239,15 @@ class JobMachine:
 
     def _fresh(self) -> bool:
         return self.stale or self.state in NEW_CONNECTION
+
+    def _wake(self, now: float, delay: float) -> float:
+        """When a wait of *delay* from *now* ends: as asked, or at the last moment an attempt
+        may start (``last_start``) when it would end later — one last attempt that still fits —
+        or, when even that has passed, at the deadline: the call ends only when its time is up."""
+        wake = now + delay
+        if wake <= self.last_start:
+            return wake
+        return self.last_start if now < self.last_start else self.deadline
 
     def _fire(self, event: JobEvent) -> None:
         self.state = next_state(self.mode, self.state, event)

@@ -11,14 +11,24 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULT_JOB_TIMEOUT",
     "DEFAULT_MAX_IN_MEMORY_RESULT",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "LAST_ATTEMPT_SHARE",
     "PollPolicy",
     "RetryPolicy",
     "Timeouts",
+    "last_attempt_reserve",
 ]
 
 # The service fails a job after 10 minutes; waiting a little longer than that means a job the
 # service finishes is never abandoned by us, and a job lost in a network outage still ends.
 DEFAULT_JOB_TIMEOUT = 15 * 60.0
+# How long one step of a request (connecting, a read) may take.
+DEFAULT_REQUEST_TIMEOUT = 60.0
+# The last attempt of a call starts at the latest this share of a request's time before the
+# deadline (of the call's whole time, when that is shorter), so that its answer can still come
+# back in time: 6 s before the end with the defaults, 0.3 s before it with timeout=3. A poll or
+# a retry that would start later than that is moved there instead.
+LAST_ATTEMPT_SHARE = 0.1
 # The largest result kept in memory (``Driver(max_in_memory_result=...)``): far above the
 # service's clips, far below what a machine can spare. A larger one is refused, pointing to
 # output=, which streams any size to a file.
@@ -28,6 +38,11 @@ DEFAULT_MAX_IN_MEMORY_RESULT = 1024 * 1024 * 1024
 def _check(name: str, value: float, low: float, *, strict: bool = False) -> None:
     if not (value > low if strict else value >= low) or value == float("inf"):
         raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low}")
+
+
+def last_attempt_reserve(request_timeout: float, call_time: float) -> float:
+    """How long before its deadline a call makes its last attempt at the latest."""
+    return LAST_ATTEMPT_SHARE * min(request_timeout, call_time)
 
 
 def _grown(start: float, factor: float, times: int, cap: float) -> float:
@@ -101,7 +116,7 @@ class Timeouts:
     ``request``: how long one step of a request (connect, a read) may take."""
 
     job: float = DEFAULT_JOB_TIMEOUT
-    request: float = 60.0
+    request: float = DEFAULT_REQUEST_TIMEOUT
 
     def __post_init__(self) -> None:
         _check("job", self.job, 0, strict=True)

@@ -436,7 +436,7 @@ class World:
         deadline = getattr(op, "deadline", None)
         if deadline is not None and deadline > self.call_deadline:
             self.violations.append(f"{op!r} has a deadline past the call's")
-        if isinstance(op, Sleep) and not op.until < self.call_deadline:
+        if isinstance(op, Sleep) and op.until > self.call_deadline:
             self.violations.append(f"sleeps to {op.until}, the deadline is {self.call_deadline}")
 
     def _wire(self, conn: Connection) -> Wire:

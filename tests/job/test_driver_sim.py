@@ -288,9 +288,8 @@ def _check_error(sc: Scenario, server: Server, error: DecartSDKError, deadline: 
         # Once the client knows its job's id, a deadline error names it, to resume with.
         known = None if _stage(sc, server) == "submit" else JOB_ID
         assert error.data["job_id"] == known, (error.data, server.log)
-        # Ended at the deadline, or when the next wait would have passed it (at most the
-        # longest poll interval or Retry-After used here away).
-        assert server.world.now >= deadline - 30, (server.world.now, deadline)
+        # Only once the deadline has really passed (#14): never while an attempt could fit.
+        assert server.world.now >= deadline, (server.world.now, deadline)
         return
     stage = _stage(sc, server)
     assert type(error) is ERRORS[stage], (stage, error, server.log)
@@ -394,6 +393,7 @@ def _scripted(
     request_timeout: float = 10.0,
     to_output: bool = False,
     retry: RetryPolicy | None = None,
+    poll: PollPolicy | None = None,
 ) -> Scripted:
     """A world whose faults come from a list (then "ok"), for cases worth spelling out."""
     world = World(random.Random(7), split="whole", oversleep=(0.0,), latency=(0.0,))
@@ -415,6 +415,7 @@ def _scripted(
         clock=world.clock,
         rand=random.Random(1),
         retry=retry,
+        poll=poll,
         timeouts=Timeouts(request=request_timeout),
     )
     world.call_deadline = (timeout or Timeouts().job) + world.now
@@ -548,6 +549,57 @@ def test_the_result_probe_shares_the_calls_deadline() -> None:
     assert s.server.log[-1].at > 3.0
     assert s.world.now == 5.0
     assert s.world.violations == []
+
+
+# -- #14: the deadline waits to the end ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("poll", "timeout", "polls"),
+    [
+        # Before: "Deadline of 3.0 s passed" at 2.0 s, after the polls at 0.5 and 2.0 s.
+        (PollPolicy(), 3.0, [0.5, 2.0, 2.7]),
+        # Before: "Deadline of 22.0 s passed" at 11.0 s, after the poll at 11.0 s.
+        (PollPolicy(growth=2), 22.0, [0.5, 2.0, 5.0, 11.0, 19.8]),
+    ],
+    ids=["timeout=3", "growth=2,timeout=22"],
+)
+def test_a_job_that_outlives_the_deadline_is_polled_until_its_end(
+    poll: PollPolicy, timeout: float, polls: list[float]
+) -> None:
+    s = _scripted(
+        "submit_and_poll", [], job=(1e6, 0.0, False, b""), timeout=timeout,
+        request_timeout=60.0, poll=poll,
+    )  # fmt: skip
+    with pytest.raises(DeadlineExceededError, match=f"Deadline of {timeout} s passed") as info:
+        s.run()
+    assert [round(r.at, 6) for r in _requests(s.server, "status")] == polls
+    assert s.world.now == timeout
+    assert info.value.data == {"job_id": JOB_ID, "status": "pending"}
+
+
+def test_a_job_completed_late_in_the_deadline_is_fetched() -> None:
+    # Completed at 15 s: before #14 the call had given up at 11 s; now the last poll, at 19.8 s,
+    # finds it.
+    s = _scripted(
+        "submit_and_poll", [], job=(15.0, 0.0, False, b"LATE"), timeout=22.0,
+        request_timeout=60.0, poll=PollPolicy(growth=2),
+    )  # fmt: skip
+    assert s.run() == QueueJobResult("completed", data=b"LATE", job_id=JOB_ID)
+    assert [round(r.at, 6) for r in _requests(s.server, "status")] == [0.5, 2, 5, 11, 19.8]
+
+
+def test_a_refused_connection_is_tried_until_the_end() -> None:
+    # Before #14, with timeout=2: given up after 1.0-1.3 s, once the next backoff reached past
+    # the deadline.
+    s = _scripted("submit_and_poll", ["refused"] * 20, timeout=2.0, request_timeout=60.0)
+    with pytest.raises(DeadlineExceededError) as info:
+        s.run()
+    tries = [r.at for r in s.server.log if r.kind == "connect"]
+    assert len(tries) >= 3 and tries[-1] == pytest.approx(1.8)  # 0.2 s (a tenth) before the end
+    assert s.world.now == 2.0
+    assert isinstance(info.value.cause, QueueSubmitError)
+    assert info.value.data == {"job_id": None, "status": None}
 
 
 def test_a_stall_past_the_deadline_is_a_deadline_error_with_the_job_id() -> None:

@@ -3,10 +3,11 @@
 Rules feed it everything that can happen (answers of every status, refused content, failures that
 may pass with and without proof that nothing was done, stale connections, fatal failures,
 ``Retry-After``, late answers, the clock moving, the deadline passing) in every mode, with bodies
-that can and cannot be sent twice. The invariants are the promises of DESIGN.md: it ends, it
-never polls after an end, it never waits past the deadline, it fetches once and only a completed
-job, it never repeats a submit that may have reached the server, and every wait keeps to its
-policy.
+that can and cannot be sent twice. The invariants are the promises of DESIGN.md and #14: it ends,
+it never polls after an end, it never waits past the deadline, it fetches once and only a
+completed job, it never repeats a submit that may have reached the server, every wait keeps to its
+policy or is moved to the last attempt that fits, and it never ends for the deadline before the
+deadline while an attempt could still fit.
 
 Every expected outcome here is worked out by the test from the rules written in the Queue API
 docs and DESIGN.md, never read from the table; the table is then checked against a list of
@@ -66,6 +67,9 @@ EVENTS = {
 SUBMITS = (Mode.SUBMIT, Mode.SUBMIT_AND_POLL)
 ONE_SHOT = (Mode.SUBMIT, Mode.STATUS)
 START_AT = 1000.0
+# DESIGN.md / #14: the last attempt starts a tenth of a request's time (or of the call's, when
+# shorter) before the deadline.
+SHARE = 0.1
 
 
 @st.composite
@@ -116,6 +120,7 @@ class JobMachineRules(RuleBasedStateMachine):
         poll=poll_policies(),
         retry=retry_policies,
         timeout=st.sampled_from([0.3, 5.0, 30.0, 600.0]),
+        request_timeout=st.sampled_from([0.5, 10.0, 60.0]),
         replayable=st.booleans(),
         seed=st.integers(0, 2**32),
     )
@@ -125,12 +130,15 @@ class JobMachineRules(RuleBasedStateMachine):
         poll: PollPolicy,
         retry: RetryPolicy,
         timeout: float,
+        request_timeout: float,
         replayable: bool,
         seed: int,
     ) -> None:
         self.mode = mode
         self.now = START_AT
         self.deadline = START_AT + timeout
+        # The latest start of an attempt (worked out as the machine does, to the last bit).
+        self.last_start = self.deadline - SHARE * min(request_timeout, self.deadline - START_AT)
         self.rand = RecordingRandom(seed)
         self.replayable = replayable or mode not in SUBMITS
         job_id = None if mode in SUBMITS else "job-1"
@@ -143,6 +151,7 @@ class JobMachineRules(RuleBasedStateMachine):
             retry=retry,
             job_id=job_id,
             replayable=replayable,
+            request_timeout=request_timeout,
         )
         self.requests = 0
         self.submits = 0
@@ -163,9 +172,12 @@ class JobMachineRules(RuleBasedStateMachine):
         before = self.m.state
         action = self.m.next_action(self.now)
         if isinstance(action, Wait):
-            assert action.until < self.deadline, "a wait must end before the deadline"
+            assert action.until <= self.deadline, "a wait must not end past the deadline"
             # A zero wait (Retry-After: 0, initial_delay=0) fires at once and is never asked.
             assert action.until > self.now
+            if action.until == self.deadline:
+                # Waiting out the call: only when no attempt fits any more (#14).
+                assert self.now >= self.last_start, (self.now, self.last_start)
             if self.expected_wait is not None:
                 assert self.expected_wait(action.until), (action, self.now)
         elif isinstance(action, (Submit, Poll, Fetch)):
@@ -193,8 +205,8 @@ class JobMachineRules(RuleBasedStateMachine):
             assert action.state in TERMINAL
             assert action.state is self.m.state
             if action.state is JobState.DEADLINE_EXCEEDED and before not in TERMINAL:
-                # Only when the clock is past the deadline or the next wait would be.
-                assert self.now >= self.deadline or self.expected_wait is not None
+                # #14: the deadline is given up for only once it has really passed.
+                assert self.now >= self.deadline, (self.now, self.deadline)
         self.expected_wait = None
         self.action = action
 
@@ -209,10 +221,15 @@ class JobMachineRules(RuleBasedStateMachine):
         return Finish(JobState.ERROR if self.probing else JobState.DEADLINE_EXCEEDED)
 
     def _fits(self, wait: float, at: float) -> Callable[[float], bool]:
-        """A wait of *wait* asked for at *at*: exactly that long."""
+        """A wait of *wait* asked for at *at*: as long as that, or moved to the last attempt
+        that fits, or to the deadline when none does."""
 
         def check(until: float) -> bool:
-            return math.isclose(until, at + wait, abs_tol=1e-9)
+            if at + wait <= self.last_start:
+                return math.isclose(until, at + wait, abs_tol=1e-9)
+            if at < self.last_start:
+                return until == self.last_start
+            return until == self.deadline
 
         return check
 
@@ -266,6 +283,8 @@ class JobMachineRules(RuleBasedStateMachine):
             )
             if self.action == Poll("job-1"):
                 assert self.m.polls == 0 and self.m.poll.initial_delay == 0
+            if isinstance(self.action, Finish):
+                assert self.now >= self.deadline
 
     def _poll_wait(self, at: float, polls: int) -> Callable[[float], bool]:
         policy = self.m.poll
@@ -349,11 +368,7 @@ class JobMachineRules(RuleBasedStateMachine):
         elif not may_retry:
             assert self.action == Finish(JobState.ERROR)
         else:
-            assert (
-                isinstance(self.action, Wait)
-                or self.in_flight()
-                or self.action == Finish(JobState.DEADLINE_EXCEEDED)
-            ), self.action
+            assert isinstance(self.action, Wait) or self.in_flight(), self.action
 
     def _retry_wait(
         self, at: float, retry: int, retry_after: float | None
@@ -496,7 +511,7 @@ def test_it_always_ends_against_an_adversary(
         if isinstance(action, Finish):
             break
         if isinstance(action, Wait):
-            assert action.until < timeout
+            assert action.until <= timeout
             now = action.until
             continue
         if fails and m.retries < retry.max_retries:
@@ -510,6 +525,8 @@ def test_it_always_ends_against_an_adversary(
     else:
         raise AssertionError("the job machine did not end")
     assert action.state in (JobState.DEADLINE_EXCEEDED, JobState.ERROR)
+    if action.state is JobState.DEADLINE_EXCEEDED:
+        assert now >= timeout
     assert m.polls <= bound
 
 
@@ -736,11 +753,77 @@ def test_defaults_and_the_first_waits() -> None:
     assert m.next_action(0.8) == Wait(2.3)
 
 
-def test_a_wait_reaching_the_deadline_ends_the_job_at_once() -> None:
-    m = JobMachine(Mode.RESUME, now=0, deadline=1.5, rand=lambda: 0.5, job_id="j")
-    assert m.next_action(0) == Poll("j")
-    m.handle(0, Verdict(JobEvent.PENDING))  # the next poll would be at 1.5: not before the deadline
-    assert m.next_action(0) == Finish(JobState.DEADLINE_EXCEEDED)
+# -- #14: the deadline waits to the end ------------------------------------------------------
+
+
+def _always_pending(
+    poll: PollPolicy, timeout: float, request_timeout: float = 60.0
+) -> tuple[list[float], float]:
+    """submit_and_poll() of a job that stays pending: when it polls, and when it ends."""
+    m = JobMachine(
+        Mode.SUBMIT_AND_POLL, now=0, deadline=timeout, rand=lambda: 0.5, poll=poll,
+        request_timeout=request_timeout,
+    )  # fmt: skip
+    polls: list[float] = []
+    now = 0.0
+    while not isinstance(action := m.next_action(now), Finish):
+        if isinstance(action, Wait):
+            now = action.until
+            continue
+        if isinstance(action, Poll):
+            polls.append(now)
+        m.handle(now, Verdict(JobEvent.PENDING, job_id="j"))
+    assert action.state is JobState.DEADLINE_EXCEEDED
+    return polls, now
+
+
+def test_a_short_deadline_is_used_to_its_end() -> None:
+    # Before #14: polls at 0.5 and 2.0, then "Deadline of 3.0 s passed" at 2.0 s, because the
+    # next regular poll (3.5 s) was past it.
+    polls, ended = _always_pending(PollPolicy(), timeout=3)
+    assert polls == [0.5, 2.0, 2.7]  # the last one 0.3 s (a tenth of 3 s) before the end
+    assert ended == 3.0
+
+
+def test_a_growing_poll_interval_keeps_a_last_poll_before_the_deadline() -> None:
+    # Before #14: polls at 0.5, 2, 5 and 11 s, then "Deadline of 22.0 s passed" at 11.0 s, so a
+    # job completed between 11 and 22 s was reported as timed out.
+    polls, ended = _always_pending(PollPolicy(growth=2), timeout=22)
+    assert polls == [0.5, 2.0, 5.0, 11.0, pytest.approx(19.8)]
+    assert ended == 22.0
+
+
+def test_the_last_attempt_leaves_a_tenth_of_a_request_time() -> None:
+    polls, ended = _always_pending(PollPolicy(), timeout=900, request_timeout=60)
+    assert polls[-2:] == [893.0, 894.0]  # the regular rhythm, then 6 s before the end
+    assert ended == 900.0
+
+
+def test_a_refused_connection_is_retried_until_the_end() -> None:
+    # Before #14, with timeout=2: given up after 1.0-1.3 s, when the next backoff reached past
+    # the deadline.
+    m = JobMachine(Mode.SUBMIT_AND_POLL, now=0, deadline=2, rand=lambda: 0.5)
+    refused = _verdict(Operation.SUBMIT, "refused")
+    submits: list[float] = []
+    now = 0.0
+    while not isinstance(action := m.next_action(now), Finish):
+        if isinstance(action, Wait):
+            now = action.until
+            continue
+        submits.append(now)
+        m.handle(now, refused)
+    # Backoff 0.375, then 0.75 s; the next (1.5 s) would end past 1.8 s: moved there.
+    assert submits == [0.0, 0.375, 1.125, 1.8]
+    assert now == 2.0 and action.state is JobState.DEADLINE_EXCEEDED
+    error = m.deadline_error()
+    assert error.cause is m.error and "Deadline of 2.0 s passed" in error.message
+
+
+def test_no_attempt_left_waits_out_the_deadline() -> None:
+    m = JobMachine(Mode.RESUME, now=0, deadline=10, rand=lambda: 0.5, job_id="j")
+    m.handle(9.5, Verdict(JobEvent.PENDING))  # an answer that came after the last start (9.0)
+    assert m.next_action(9.5) == Wait(10.0)
+    assert m.next_action(10.0) == Finish(JobState.DEADLINE_EXCEEDED)
     error = m.deadline_error()
     assert "resume waiting with the job id 'j'" in error.message
     assert "last status: pending" in error.message
