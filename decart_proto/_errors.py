@@ -134,16 +134,13 @@ class LocalProtocolError(Exception):
 
 
 class NetworkError(DecartSDKError):
-    """The connection failed: refused, reset, closed early, or a TLS failure. ``transient``
-    says whether trying again may help; the driver retries only those."""
-
-    transient = True
+    """The connection failed: refused, reset, closed early, or a TLS failure. Whether trying
+    again may help is the job machine's decision (``_classify.py``), not the error's."""
 
 
 class TLSVerificationError(NetworkError):
-    """The server's certificate was not trusted. Never retried: no retry makes it trusted."""
-
-    transient = False
+    """The server's certificate was not trusted. Never retried (``_classify.py``): no retry
+    makes it trusted."""
 
 
 class RemoteProtocolError(NetworkError):
