@@ -23,7 +23,7 @@ from typing import IO, TypeVar
 from decart_proto import IOTimeout
 
 from . import _exports
-from ._common import Address
+from ._common import Address, readable_now
 from ._exports import *  # noqa: F403 - the names of the Queue API docs' imports
 from ._sync_client import SyncDecartClient, SyncIO
 from ._sync_client import SyncQueueClient as QueueClient
@@ -149,13 +149,12 @@ class _Stream:
         return sent
 
     def stale(self) -> bool:
-        try:
-            if self.direct:
+        if self.direct:
+            try:
                 return bool(self.readable.poll(0))
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
+            except OSError:
+                return True
+        return readable_now(self.sock.fileno())
 
 
 class BlockingIO(SyncIO[_Stream]):

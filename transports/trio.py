@@ -12,7 +12,6 @@ cancel scope only around an actual wait, which is where a deadline can matter.
 
 from __future__ import annotations
 
-import select
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -32,7 +31,7 @@ from decart_proto import IOTimeout, NetworkError
 from . import _exports
 from ._async_client import AsyncDecartClient, AsyncIO
 from ._async_client import AsyncQueueClient as QueueClient
-from ._common import Address
+from ._common import Address, readable_now
 from ._exports import *  # noqa: F403 - the names of the Queue API docs' imports
 from ._tls import TlsStream
 
@@ -174,11 +173,7 @@ class TrioIO(AsyncIO[Stream]):
             if stream.buffered():
                 return True
             stream = stream.tcp
-        try:
-            readable, _, _ = select.select([stream.socket.fileno()], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
+        return readable_now(stream.socket.fileno())
 
     def close(self, stream: Stream) -> None:
         stream.close()
