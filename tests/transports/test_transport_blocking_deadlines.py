@@ -11,7 +11,6 @@ import ssl
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 import trustme
 from decart_proto.transports.blocking import DecartClient
+from transport_helpers import SlowReader
 
 from decart_proto import DeadlineExceededError, models
 
@@ -38,63 +38,6 @@ PACE = 0.1
 UPLOAD = 32 * 1024 * 1024
 
 
-class SlowReader:
-    """A server that reads PIECE bytes every PACE seconds from each connection and never
-    answers."""
-
-    def __init__(self, tls: ssl.SSLContext | None) -> None:
-        self.tls = tls
-        self.listener = socket.socket()
-        # A small receive buffer (set before listen(), so accepted sockets inherit it): the
-        # kernel must not swallow the upload on the server's behalf.
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, PIECE)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen()
-        self.listener.settimeout(0.1)
-        self.port = self.listener.getsockname()[1]
-        self.stopping = threading.Event()
-        self.threads: list[threading.Thread] = []
-
-    def __enter__(self) -> SlowReader:
-        self._start(self._accept)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=5)
-        self.listener.close()
-
-    def _start(self, target: Any, *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self.threads.append(thread)
-        thread.start()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            self._start(self._drain, conn)
-
-    def _drain(self, conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(1.0)
-            if self.tls is not None:
-                conn = self.tls.wrap_socket(conn, server_side=True)
-            while not self.stopping.wait(PACE):
-                got = 0
-                while got < PIECE:  # a TLS recv() gives at most one record
-                    try:
-                        data = conn.recv(PIECE - got)
-                    except (TimeoutError, ssl.SSLWantReadError):
-                        break
-                    if not data:
-                        return
-                    got += len(data)
-
-
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
@@ -104,14 +47,14 @@ def ca() -> trustme.CA:
 def slow_server(request: pytest.FixtureRequest, ca: trustme.CA) -> Iterator[tuple[str, Any]]:
     """The server's base URL and the client's TLS context (None for plain HTTP)."""
     if request.param == "http":
-        with SlowReader(None) as server:
+        with SlowReader(None, PIECE, PACE) as server:
             yield f"http://127.0.0.1:{server.port}", None
         return
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
-    with SlowReader(server_context) as server:
+    with SlowReader(server_context, PIECE, PACE) as server:
         yield f"https://127.0.0.1:{server.port}", client_context
 
 
