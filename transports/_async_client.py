@@ -125,7 +125,9 @@ class AsyncIO(Protocol[S]):
         the end of the stream."""
         ...
 
-    async def sleep_until(self, until: float) -> None: ...
+    async def sleep_until(self, until: float) -> None:
+        """Return once :meth:`clock` reads *until* (at once if it already has)."""
+        ...
 
     async def run_in_thread(self, deadline: float, call: Callable[[], T]) -> T:
         """``call()`` on another thread (a name lookup, a read from a pipe: what may block for

@@ -114,7 +114,9 @@ class SyncIO(Protocol[S]):
         the end of the stream."""
         ...
 
-    def sleep_until(self, until: float) -> None: ...
+    def sleep_until(self, until: float) -> None:
+        """Return once :meth:`clock` reads *until* (at once if it already has)."""
+        ...
 
     def run_in_thread(self, deadline: float, call: Callable[[], T]) -> T:
         """``call()`` on another thread (a name lookup, a read from a pipe: what may block for
