@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import trustme
-from transport_helpers import Api
+from transport_helpers import Api, read_request_head
 
 from decart_proto import RetryPolicy, models
 
@@ -60,12 +60,8 @@ class _EarlyAnswerServer:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.tls is not None:
                 conn = self.tls.wrap_socket(conn, server_side=True)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                head += chunk
+            if not read_request_head(conn):
+                return
             conn.sendall(ANSWER)
             self.answered += 1
         except OSError:

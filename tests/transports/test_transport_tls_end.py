@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import trustme
-from transport_helpers import Api
+from transport_helpers import Api, read_request_head
 
 from decart_proto import RetryPolicy
 
@@ -56,12 +56,8 @@ class _ClosingServer:
                     self._answer(self.tls.wrap_socket(raw, server_side=True))
 
     def _answer(self, conn: ssl.SSLSocket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return
-            head += chunk
+        if not read_request_head(conn):
+            return
         conn.sendall(ANSWER)
         self.answered += 1
         if self.notify:

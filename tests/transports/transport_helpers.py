@@ -119,6 +119,18 @@ def client_options(emu: Emulator, **overrides: Any) -> dict[str, Any]:
     return options
 
 
+def read_request_head(conn: socket.socket) -> bool:
+    """For a server of a test's own: read from *conn* until a request's head is in (its body,
+    if any, left unread); False if the client closed first."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return False
+        head += chunk
+    return True
+
+
 def leftovers(directory: Path) -> list[str]:
     """Temporary or partial outputs left in *directory*."""
     return sorted(p.name for p in directory.iterdir() if p.name.endswith(".part"))
