@@ -273,9 +273,6 @@ def resolve(host: str, port: int, flags: int = 0) -> list[Address]:
     return list(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags))
 
 
-# -- where a result goes ----------------------------------------------------------------------
-
-
 def readable_now(fd: int) -> bool:
     """Whether *fd* has something to read (or an end of stream) at this moment: for telling a
     pooled connection the server closed. ``poll``, not ``select``: ``select`` refuses a
@@ -286,6 +283,9 @@ def readable_now(fd: int) -> bool:
         return bool(poller.poll(0))
     except OSError:
         return True
+
+
+# -- where a result goes ----------------------------------------------------------------------
 
 
 def output_error(name: str, exc: OSError) -> OutputError:
