@@ -382,7 +382,7 @@ class StreamOutput(Output):
         self.name = repr(name) if isinstance(name, str) else "file object"
         try:
             self._start: int | None = stream.tell() if stream.seekable() else None
-        except (OSError, ValueError):
+        except (AttributeError, OSError, ValueError):  # a sink with write() alone
             self._start = None
         try:
             # A device (/dev/null) rewinds but cannot be truncated, and needs not be.
@@ -415,8 +415,10 @@ class StreamOutput(Output):
         self._dirty = False
 
     def commit(self) -> None:
+        flush = getattr(self.stream, "flush", None)
         try:
-            self.stream.flush()
+            if flush is not None:
+                flush()
         except OSError as exc:
             raise output_error(self.name, exc) from exc
 
