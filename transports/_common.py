@@ -389,18 +389,15 @@ class StreamOutput(Output):
             self._truncate = stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
         except (AttributeError, OSError, ValueError):
             self._truncate = True  # in memory (BytesIO)
-        self._dirty = False
 
     def write(self, data: bytes) -> None:
-        self._dirty = True
         try:
             self.stream.write(data)
         except OSError as exc:
             raise output_error(self.name, exc) from exc
 
     def reset(self) -> None:
-        if not self._dirty:
-            return
+        # Asked for only once something was written (the driver knows).
         if self._start is None:
             raise OutputError(
                 f"the download was interrupted and the output {self.name} cannot be rewound; "
@@ -412,7 +409,6 @@ class StreamOutput(Output):
                 self.stream.truncate()
         except OSError as exc:
             raise output_error(self.name, exc) from exc
-        self._dirty = False
 
     def commit(self) -> None:
         flush = getattr(self.stream, "flush", None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from transport_helpers import leftovers
 
 from decart_emulator import Emulator, Fault
-from decart_proto import models
+from decart_proto import InvalidInputError, models
 
 pytestmark = pytest.mark.anyio
 
@@ -92,6 +93,42 @@ async def test_async_callback_is_awaited(
         result = await call
     assert result.status == "completed"
     assert seen == ["pending", "processing", "completed"]
+
+
+class _Awaitable:
+    """An awaitable that is not a coroutine (as a Future or a task handle may be)."""
+
+    def __init__(self, seen: list[str], status: str) -> None:
+        self.seen = seen
+        self.status = status
+
+    def __await__(self) -> Generator[Any, None, None]:
+        self.seen.append(self.status)
+        return
+        yield  # a generator that finishes at once
+
+
+@pytest.mark.usefixtures("instant_jobs")
+async def test_a_callback_returning_another_awaitable(connect: Any, transport: str) -> None:
+    seen: list[str] = []
+    async with connect() as api:
+        call = api.queue.submit_and_poll(
+            {"model": MODEL, "data": b"video", "prompt": "x"},
+            on_status_change=lambda job: _Awaitable(seen, job.status),
+        )
+        if transport == "blocking":
+            with pytest.raises(TypeError, match="cannot await on_status_change"):
+                await call
+            assert seen == []
+            return
+        assert (await call).status == "completed"
+    assert seen[-1] == "completed"
+
+
+async def test_options_that_are_not_a_dict(connect: Any) -> None:
+    async with connect() as api:
+        with pytest.raises(InvalidInputError, match="options must be a dict"):
+            await api.queue.submit_and_poll(["video"])
 
 
 async def test_failed_job_is_a_failed_result(connect: Any, emu: Emulator) -> None:
