@@ -17,9 +17,9 @@ import select
 import socket
 import ssl
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, TypeVar, Union
+from typing import IO, BinaryIO, TypeVar, Union
 
 from decart_proto import (
     Driver,
@@ -166,7 +166,7 @@ def probe_file(file: FileInput) -> FileInfo:
         if not os.path.isfile(path):
             raise InvalidInputError(f"{file.field}: {path!r} is not a regular file")
         return FileInfo(st.st_size)
-    stream: Any = file.source
+    stream = _reader(file)
     try:
         seekable = bool(stream.seekable())
     except (AttributeError, OSError, ValueError):
@@ -199,7 +199,7 @@ def _reader(file: FileInput) -> BinaryIO:
     return source
 
 
-def read_into(file: FileInput, f: Any, view: memoryview) -> int:
+def read_into(file: FileInput, f: IO[bytes], view: memoryview) -> int:
     """Fills the front of *view* from *f*, the opened *file*; how many bytes came (0 at its
     end). One buffer reused for a whole upload: constant memory for any size."""
     try:
@@ -214,15 +214,12 @@ def read_into(file: FileInput, f: Any, view: memoryview) -> int:
 
 
 @contextlib.contextmanager
-def opened_region(region: FileRegion) -> Any:
+def opened_region(region: FileRegion) -> Iterator[IO[bytes]]:
     """The region's file, positioned at its offset: opened here for a path, the caller's own
     object otherwise (left open, as the caller owns it)."""
     path = region.file.path
     try:
-        if path is not None:
-            f: Any = open(path, "rb")  # noqa: SIM115 - closed below
-        else:
-            f = region.file.source
+        f = open(path, "rb") if path is not None else _reader(region.file)  # noqa: SIM115
         f.seek(region.offset)
     except OSError as exc:
         raise input_error(region.file, exc) from exc
