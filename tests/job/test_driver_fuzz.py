@@ -21,6 +21,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -41,7 +42,7 @@ from decart_proto import (
 )
 from decart_proto._responses import JOB_STATUSES
 
-from .canned import Canned, VirtualClock
+from .canned import Canned, VirtualClock, http_answer
 from .hyp import examples
 
 # What a real key looks like: url-safe, 40 characters. Any 8 of them in a row count as a leak:
@@ -284,3 +285,32 @@ def test_hostile_answers_end_in_an_answer_or_our_error_without_the_key(
     for op in outcome.ops:
         assert not shows_key(repr(op)), op
     assert not shows_key(repr(driver))
+
+
+# -- worked cases: a 2xx answer that breaks the contract, echoing the key ----------------------
+
+MALFORMED_2XX = {
+    "status value": json.dumps({"job_id": "j1", "status": f"bad key {KEY}"}).encode(),
+    "job id": json.dumps({"job_id": f"{KEY}/..", "status": "pending"}).encode(),
+    "not JSON": f"<html>key {KEY}</html>".encode(),
+    "compressed": gzip.compress(json.dumps({"job_id": "j1", "status": KEY}).encode()),
+}
+
+
+@pytest.mark.parametrize("call", ["status", "submit"])
+@pytest.mark.parametrize("body", MALFORMED_2XX.values(), ids=list(MALFORMED_2XX))
+def test_a_malformed_2xx_answer_is_quoted_without_the_key(call: str, body: bytes) -> None:
+    """The fuzz above finds this among thousands of answers; these are the cases spelled out:
+    the protocol error quotes the body (so the caller sees what came) with the key masked."""
+    headers = [("Content-Encoding", "gzip")] if body[:2] == b"\x1f\x8b" else []
+    driver = Driver(
+        api_key=KEY, base_url="http://api.invalid", clock=VirtualClock(), rand=random.Random(0)
+    )
+    outcome = Canned([http_answer(200, body, *headers)], VirtualClock()).run(
+        make_call(driver, call)
+    )
+    error = outcome.error
+    assert type(error) is {"status": QueueStatusError, "submit": QueueSubmitError}[call]
+    assert error.data["status"] == 200
+    assert "the server sent" in error.message and "[redacted]" in error.message
+    assert leaks(error) == []

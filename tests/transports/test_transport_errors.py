@@ -73,12 +73,16 @@ async def test_unknown_job_is_404(connect: Any) -> None:
         ("POST", r"/v1/jobs/lucy-2\.1", 401, "submit"),
         ("GET", r"/v1/jobs/[^/]+", 400, "status"),
         ("GET", r"/v1/jobs/[^/]+/content", 403, "result"),
+        # A 2xx answer that breaks the API's contract is quoted by a protocol error, not by
+        # the refusal path: its status value and its body both carry the key.
+        ("POST", r"/v1/jobs/lucy-2\.1", 200, "submit"),
+        ("GET", r"/v1/jobs/[^/]+", 200, "status"),
     ],
 )
 async def test_key_echoed_by_the_server_never_shows(
     connect: Any, emu: Emulator, method: str, path: str, status: int, call: str
 ) -> None:
-    echo = f'{{"detail": "bad key {SECRET}", "key": "{SECRET}"}}'
+    echo = f'{{"job_id": "j-1", "status": "bad key {SECRET}", "key": "{SECRET}"}}'
     emu.add_fault(Fault(method=method, path=path, status=status, body=echo,
                         headers={"x-echo": SECRET}))  # fmt: skip
     async with connect(api_key=SECRET) as api:
