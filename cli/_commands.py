@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 
+from decart_proto.transports.blocking import DecartClient
+
+from decart_proto import DecartSDKError, QueueResultError
+
 from ._args import JobArgs, JobOptions, SubmitArgs
 from ._checks import check_input, check_output, safe_name, submit_options
 from ._exit import CliError, ExitCode
@@ -83,8 +87,37 @@ def cmd_wait(session: Session, args: JobArgs) -> int:
 
 def cmd_result(session: Session, args: JobArgs) -> int:
     output = check_output(args.output or safe_name(args.job_id) + ".mp4", args.force)
+    session.job_id, session.resume_output = args.job_id, output
     with session.client() as client:
-        outcome = fetch_result(
-            client, args.job_id, output, session.reporter, session.settings.timeout
-        )
+        try:
+            outcome = fetch_result(
+                client, args.job_id, output, session.reporter, session.settings.timeout
+            )
+        except QueueResultError as exc:
+            if exc.data.get("status") != 409:
+                raise
+            raise _unfinished(session, client, args.job_id, output, exc) from exc
     return _report(session, outcome)
+
+
+def _unfinished(
+    session: Session, client: DecartClient, job_id: str, output: str, exc: QueueResultError
+) -> CliError:
+    """The server has no result for the job (409): its status says why, and what to do."""
+    try:
+        status: str | None = client.queue.status(job_id, timeout=session.settings.timeout).status
+    except DecartSDKError:
+        status = None  # the 409 is answer enough
+    if status == "failed":
+        message = f"job {job_id} failed, so it has no result: {exc.message}"
+        return CliError(ExitCode.JOB_FAILED, message, status=status)
+    if status in ("pending", "processing"):
+        message = f"job {job_id} is still {status}: its result is not ready yet"
+    else:  # the status could not be read, or changed since: the server's own answer says why
+        message = f"the result of job {job_id} is not ready: {exc.message}"
+    return CliError(
+        ExitCode.NOT_READY,
+        message,
+        f"wait for it and save it with: {session.resume_command(job_id, output)}",
+        status,
+    )

@@ -23,8 +23,7 @@ from decart_proto import (
     QueueSubmitError,
     RemoteProtocolError,
 )
-
-from ._args import wait_command
+from decart_proto._job import resume_hint
 
 __all__ = ["CliError", "ExitCode", "classify"]
 
@@ -40,6 +39,7 @@ class ExitCode(enum.IntEnum):
     NETWORK = 5
     JOB_FAILED = 6
     DEADLINE = 7
+    NOT_READY = 8  # `result` on a job still pending or processing: try `wait`, or again later
     INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
 
     @property
@@ -48,13 +48,20 @@ class ExitCode(enum.IntEnum):
 
 
 class CliError(Exception):
-    """A failure the command explains itself: a code, a message and an optional hint."""
+    """A failure the command explains itself: a code, a message and an optional hint; *status*
+    is the job's, when the failure is about a job's state (``--json`` reports it)."""
 
-    def __init__(self, code: ExitCode, message: str, hint: str = "") -> None:
+    def __init__(
+        self, code: ExitCode, message: str, hint: str = "", status: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.hint = hint
+        self.status = status
+
+
+_MORE_TIME = "check --base-url and your connection, or allow more time with --timeout"
 
 
 def _http_kind(status: int) -> ExitCode:
@@ -77,8 +84,10 @@ def classify(exc: BaseException) -> CliError:
         )
     if isinstance(exc, DeadlineExceededError):
         job_id = exc.data.get("job_id")
-        hint = f"resume with: {wait_command(job_id)}" if job_id else ""
-        return CliError(ExitCode.DEADLINE, exc.message, hint)
+        # The client's message ends with the job id to resume with; the command says it once,
+        # as a command to paste, where it knows one (``_main``: a job it waited for).
+        message = exc.message.replace(resume_hint(job_id), "") if job_id else exc.message
+        return CliError(ExitCode.DEADLINE, message, _MORE_TIME)
     if isinstance(exc, (QueueSubmitError, QueueStatusError, QueueResultError)):
         status = exc.data.get("status")
         if isinstance(status, int) and status >= 300:

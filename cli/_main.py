@@ -118,7 +118,9 @@ def _print_error(error: CliError, secret: str, json_mode: bool, session: Session
         }
         if session is not None and session.job_id:
             obj["job_id"] = session.job_id
-        if error.code is ExitCode.JOB_FAILED:
+        if error.status is not None:
+            obj["status"] = error.status
+        elif error.code is ExitCode.JOB_FAILED:
             obj["status"] = "failed"
         say(sys.stdout, json.dumps(obj, sort_keys=True), secret)
     say(sys.stderr, f"{PROG}: error: {text}" + (f"; {hint}" if hint else ""), secret)

@@ -30,9 +30,9 @@ examples:
   decart-proto emulator --port 8000                 # a local Queue API for your own tests
 
 exit codes: 0 ok, 2 bad input, 3 auth, 4 server, 5 network, 6 job failed,
-            7 deadline passed, 130 interrupted (Ctrl-C), 1 a bug in decart-proto
+            7 deadline passed, 8 result not ready yet, 130 interrupted (Ctrl-C),
+            1 a bug in decart-proto
 """
-
 
 
 class _Parser(argparse.ArgumentParser):

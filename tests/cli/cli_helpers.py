@@ -74,9 +74,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -
 
 
 def resume_args(text: str) -> list[str]:
-    """The arguments of the ``decart-proto wait …`` command *text* says to resume with, split
-    as a shell splits them (the user pastes it)."""
-    match = re.search(r"[Rr]esume with: (decart-proto wait .*)$", text, re.MULTILINE)
+    """The arguments of the ``decart-proto wait …`` command *text* ends with ("resume with:",
+    "save it with:"), split as a shell splits them (the user pastes it)."""
+    match = re.search(r"with: (decart-proto wait .*)$", text, re.MULTILINE)
     assert match, text
     return shlex.split(match.group(1))[1:]
 

@@ -172,13 +172,31 @@ def test_network_failure_after_the_upload(emu: Emulator, video: Path, tmp_path: 
     assert emu.submit_count == 1
 
 
-def test_connection_refused_until_the_deadline(tmp_path: Path) -> None:
+def _refusing_env() -> dict[str, str]:
+    """A base URL on a port nothing listens on: every connection is refused."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = cli_env(None, DECART_API_KEY=KEY, DECART_BASE_URL=f"http://127.0.0.1:{port}")
+    return cli_env(None, DECART_API_KEY=KEY, DECART_BASE_URL=f"http://127.0.0.1:{port}")
+
+
+def test_connection_refused_until_the_deadline(tmp_path: Path) -> None:
+    env = _refusing_env()
     result = run_cli(["status", "job-1", "--timeout", "1"], None, tmp_path, env=env)
-    assert "Deadline" in assert_one_line_error(result, 7)
+    line = assert_one_line_error(result, 7)
+    assert "Deadline" in line or "deadline" in line
+    # A status is asked again, not resumed: the hint is about the connection and the time.
+    assert "resume" not in line.lower() and "--timeout" in line
+
+
+def test_a_deadline_says_how_to_resume_once(tmp_path: Path) -> None:
+    env = _refusing_env()
+    result = run_cli(["wait", "job-1", "-o", "w.mp4", "--timeout", "1"], None, tmp_path, env=env)
+    line = assert_one_line_error(result, 7)
+    # One way to resume (the command to paste), not the client's sentence beside it.
+    assert line.lower().count("resume") == 1, line
+    assert line.count("job-1") == 2, line  # the message names the job, the command resumes it
+    assert resume_args(line) == ["wait", "job-1", "-o", "w.mp4"]
 
 
 def test_server_breaks_the_protocol(emu: Emulator, tmp_path: Path) -> None:
@@ -194,7 +212,14 @@ def test_unknown_job_and_unfinished_result(emu: Emulator, video: Path, tmp_path:
     submitted = run_cli(["submit", str(video), "-p", "x", "--no-wait", "--json"], emu, tmp_path)
     job_id = json.loads(submitted.stdout)["job_id"]
     early = run_cli(["result", "-o", "r.mp4", "--", job_id], emu, tmp_path)
-    assert "409" in assert_one_line_error(early, 2)
+    line = assert_one_line_error(early, 8)
+    assert f"job {job_id} is still pending" in line and "409" not in line
+    resume = resume_args(line)
+    assert job_id in resume and resume[resume.index("-o") + 1] == "r.mp4"
+    early_json = run_cli(["result", "--json", "-o", "r.mp4", "--", job_id], emu, tmp_path)
+    answer = json.loads(early_json.stdout)
+    assert early_json.returncode == 8 and answer["status"] == "pending"
+    assert answer["error"]["kind"] == "not-ready" and answer["job_id"] == job_id
     waiting = ["wait", "-o", "r.mp4", "--timeout", "1", *FAST, "--", job_id]
     deadline = run_cli(waiting, emu, tmp_path)
     line = assert_one_line_error(deadline, 7)
