@@ -92,7 +92,6 @@ def run_demo(session: Session, args: DemoArgs, job: JobOptions) -> int:
     wire = "; ".join(f"{req}" + (f" ({n} times)" if n > 1 else "") for req, n in counted.items())
     obj: dict[str, Any] = {
         **outcome.as_json(),
-        "output": os.path.abspath(output),
         "input": source,
         "model": job.model,
         "prompt": job.prompt,

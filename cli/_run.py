@@ -46,10 +46,12 @@ class Outcome:
     uploaded: int | None = None  # the submit's body as sent, when this run uploaded it
 
     def as_json(self) -> dict[str, Any]:
+        """The answer of ``--json``: the output's path absolute, as every command reports it
+        (a script may run the next step from another directory)."""
         return {
             "job_id": self.job_id,
             "status": self.status,
-            "output": self.output,
+            "output": self.output and os.path.abspath(self.output),
             "bytes": self.bytes,
             "error": self.error,
             "uploaded": self.uploaded,
