@@ -7,9 +7,9 @@ A transport for another event loop is a class of :class:`AsyncIO` (for blocking 
 see docs/transport-recipe.md."""
 
 from ._async_client import AsyncDecartClient as AsyncDecartClient
-from ._async_client import AsyncIO as AsyncIO
+from ._async_pool import AsyncIO as AsyncIO
 from ._common import Address as Address
 from ._sync_client import SyncDecartClient as SyncDecartClient
-from ._sync_client import SyncIO as SyncIO
+from ._sync_pool import SyncIO as SyncIO
 
 __all__ = ["Address", "AsyncDecartClient", "AsyncIO", "SyncDecartClient", "SyncIO"]

@@ -1,344 +1,38 @@
-"""The client, written once: the loop that answers a driver's ops, the pool of kept-alive
-connections, and the ``DecartClient`` / ``client.queue`` facade, for async code. A transport
-supplies only its :class:`AsyncIO`: how its event loop connects, sends, receives and waits.
+"""The ``DecartClient`` / ``client.queue`` facade every transport offers, for async code: a
+transport supplies only its :class:`AsyncIO` (``_async_pool.py``); the calls run through
+:class:`AsyncRun` (``_async_run.py``).
 
 ``_sync_client.py``, the blocking twin of this file, is generated from it by
 ``scripts/unasync.py`` (``async def`` becomes ``def``, ``await`` goes, ``AsyncIO`` becomes
-``SyncIO``, ...): edit this file, run the script, and commit both; a test fails while the two
-differ. Where the styles truly differ, the difference is in a name the script swaps
-(``_style.py``: the pool's lock, how a callback is called), never in a second copy of a loop.
-
-Concurrency: the calls of an async client run on one event loop thread and touch the pool
-only between awaits; those of the blocking client run on any number of threads at once,
-which its pool's lock serializes.
+``SyncIO``, ...), as are the pool's and the run loop's: edit the ``_async_*`` files, run the
+script, and commit both; a test fails while they differ.
 """
 
 from __future__ import annotations
 
 import abc
 import ssl
-from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any, Generic, Protocol, TypeVar
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
 
 from decart_proto import (
-    Acquire,
-    Connect,
-    Connection,
-    ConnectionPool,
     Driver,
-    DriverGen,
-    FileRegion,
     JobStatusResponse,
     JobSubmitResponse,
-    NetworkError,
-    Notify,
-    Op,
-    Origin,
-    OutputError,
-    OutputReset,
-    OutputWrite,
     PollPolicy,
-    ProbeFile,
-    Progress,
     QueueJobResult,
-    ReadFile,
-    Receive,
-    Release,
-    Reply,
     RetryPolicy,
-    SendBytes,
-    SendFile,
-    Sleep,
-    StartTLS,
     Timeouts,
 )
 
-from . import _style
-from ._common import (
-    Address,
-    ClientConfig,
-    Output,
-    OutputTarget,
-    file_descriptor,
-    finish_output,
-    network_error,
-    numeric_addresses,
-    open_output,
-    opened_region,
-    probe_file,
-    read_chunk,
-    read_into,
-    resolve,
-    short_file,
-)
+from ._async_pool import AsyncIO, AsyncPool
+from ._async_run import AsyncRun
+from ._common import ClientConfig, Output, OutputTarget, open_output
 from ._style import ProgressCallback, StatusCallback, status_callback_in
 
 __all__ = ["AsyncDecartClient", "AsyncIO", "AsyncQueueClient"]
 
 S = TypeVar("S")
-T = TypeVar("T")
-
-# A file that cannot go by sendfile (TLS, no descriptor) is read into one buffer of this size,
-# reused for the whole upload, and sent a piece at a time.
-CHUNK = 1 << 20
-
-
-class AsyncIO(Protocol[S]):
-    """The I/O of one event loop, for its streams ``S``: all a transport implements. A method
-    that waits gives up at ``deadline`` (on :meth:`clock`) with :class:`IOTimeout`, reports a
-    network failure as an ``OSError`` or a :class:`NetworkError`, and lets the loop's own
-    cancellation through."""
-
-    name: str  # the transport's name in the User-Agent
-
-    def clock(self) -> float:
-        """The loop's clock, which is the driver's: every deadline is on it."""
-        ...
-
-    async def connect(self, address: Address, deadline: float) -> S:
-        """A plain stream connected to *address* (one of ``socket.getaddrinfo``'s answers);
-        nothing left open on failure."""
-        ...
-
-    async def start_tls(
-        self, stream: S, context: ssl.SSLContext, server_hostname: str, deadline: float
-    ) -> S:
-        """*stream* speaking TLS, its certificate verified for *server_hostname*. On failure
-        *stream* is left for its owner to close."""
-        ...
-
-    async def send(self, stream: S, data: bytes | memoryview, deadline: float) -> None:
-        """Send all of *data* (or take it into the loop's buffer): the caller may reuse
-        *data*'s memory once this returns."""
-        ...
-
-    async def sendfile(
-        self, stream: S, file: IO[bytes], offset: int, count: int, deadline: float
-    ) -> int | None:
-        """Send *count* bytes of *file* from *offset* by ``os.sendfile`` (no bytes pass
-        through Python); how many, fewer only if the file ended. None when this stream cannot
-        (TLS, a loop without sendfile): the bytes then go through :meth:`send`."""
-        ...
-
-    async def receive(self, stream: S, max_bytes: int, deadline: float) -> bytes:
-        """Up to *max_bytes*: what has arrived, or else the next bytes to arrive; ``b""`` at
-        the end of the stream."""
-        ...
-
-    async def sleep_until(self, until: float) -> None:
-        """Return once :meth:`clock` reads *until* (at once if it already has)."""
-        ...
-
-    async def run_in_thread(self, deadline: float, call: Callable[[], T]) -> T:
-        """``call()`` on another thread (a name lookup, a read from a pipe: what may block for
-        long), waited for until *deadline*. One given up on ends on its own, holding up
-        neither the loop's end nor the program's exit."""
-        ...
-
-    def is_stale(self, stream: S) -> bool:
-        """Whether an idle stream must not be reused: the server closed it, or sent bytes no
-        one asked for. Answered without waiting."""
-        ...
-
-    def close(self, stream: S) -> None:
-        """Close at once, without waiting: it runs while a call is being cancelled, where
-        anything awaited would be cancelled too."""
-        ...
-
-
-class AsyncPool(Generic[S]):
-    """A client's idle kept-alive connections, shared by its calls. A connection lent out is
-    the call's (its run closes it if the call ends early); one given back after an exchange
-    waits here for the next request to its origin.
-
-    (A limit on open connections, waited for fairly, would sit here: acquired before
-    ``Connect``, released at ``Release``.)"""
-
-    def __init__(self, io: AsyncIO[S], max_idle_per_origin: int) -> None:
-        self._io = io
-        self._pooled: ConnectionPool[S] = ConnectionPool(max_idle_per_origin)
-        self._lock = _style.AsyncPoolLock()
-        self._closed = False
-
-    def take(self, origin: Origin) -> Connection[S] | None:
-        """An idle connection to *origin* still fit for a request, or None; the stale ones
-        found on the way are closed."""
-        while True:
-            with self._lock:
-                conn = self._pooled.take(origin)
-            if conn is None or not self._io.is_stale(conn.stream):
-                return conn
-            self._io.close(conn.stream)
-
-    def give_back(self, conn: Connection[S], reuse: bool) -> None:
-        with self._lock:
-            closing = self._pooled.give_back(conn, reuse and not self._closed)
-        if closing is not None:
-            self._io.close(closing.stream)
-
-    def close(self) -> None:
-        """Close the idle connections, and those that calls still running give back later."""
-        with self._lock:
-            self._closed = True
-            idle = self._pooled.drain()
-        for conn in idle:
-            self._io.close(conn.stream)
-
-
-class AsyncRun(Generic[S]):
-    """One call: its driver generator run to the end, each op answered through the I/O.
-
-    What a failure is: an ``OSError`` or :class:`NetworkError` of the I/O, and the
-    :class:`OutputError` of an output, are thrown into the driver, which decides (retry, give
-    up, add the job id). What the caller's own things raise (a callback, an input file that
-    cannot be read) reaches the caller as it is. And whatever ends the call early (an error, a
-    cancellation) closes the connections it holds: a half-used one never returns to the pool.
-    """
-
-    def __init__(
-        self,
-        client: AsyncDecartClient[S],
-        on_status_change: StatusCallback | None = None,
-        output: Output | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> None:
-        self.io = client._io
-        self.pool = client._pool
-        self.tls = client._tls_context
-        self.on_status_change = on_status_change
-        self.output = output
-        self.on_progress = on_progress
-        self.held: set[Connection[S]] = set()
-
-    async def run(self, gen: DriverGen[S, T]) -> T:
-        reply: Reply[S] = None
-        error: BaseException | None = None
-        try:
-            while True:
-                try:
-                    op = gen.throw(error) if error is not None else gen.send(reply)
-                except StopIteration as stop:
-                    value: T = stop.value
-                    # The driver has returned: a failed commit gets its job id there.
-                    finish_output(self.output, value)
-                    return value
-                reply, error = None, None
-                if isinstance(op, (Notify, Progress)):
-                    await self._call_back(op)  # the caller's code: what it raises is its own
-                    continue
-                try:
-                    reply = await self._answer(op)
-                except (NetworkError, OutputError) as exc:
-                    error = exc
-                except OSError as exc:
-                    error = network_error(exc)
-        except BaseException:
-            for conn in self.held:
-                self.io.close(conn.stream)
-            self.held.clear()
-            if self.output is not None:
-                self.output.discard()
-            raise
-        finally:
-            gen.close()
-
-    async def _answer(self, op: Op[S]) -> Reply[S]:
-        # The ops of every request first: this runs several times per request.
-        if isinstance(op, Receive):
-            return await self.io.receive(op.connection.stream, op.max_bytes, op.deadline)
-        if isinstance(op, SendBytes):
-            await self.io.send(op.connection.stream, op.data, op.deadline)
-            return None
-        if isinstance(op, Acquire):
-            return self._hold(self.pool.take(op.origin))
-        if isinstance(op, Release):
-            self.held.discard(op.connection)
-            self.pool.give_back(op.connection, op.reuse)
-            return None
-        if isinstance(op, Sleep):
-            await self.io.sleep_until(op.until)
-            return None
-        if isinstance(op, Connect):
-            return self._hold(Connection(op.origin, await self._connect(op)))
-        if isinstance(op, StartTLS):
-            conn = op.connection
-            conn.stream = await self.io.start_tls(
-                conn.stream, self.tls(), op.server_hostname, op.deadline
-            )
-            return None
-        if isinstance(op, SendFile):
-            await self._send_file(op)
-            return None
-        if isinstance(op, OutputWrite):
-            assert self.output is not None
-            self.output.write(op.data)
-            return None
-        if isinstance(op, OutputReset):
-            assert self.output is not None
-            self.output.reset()
-            return None
-        if isinstance(op, ProbeFile):
-            return probe_file(op.file)
-        assert isinstance(op, ReadFile), op
-        # A pipe may keep a read waiting for its writer: never on the loop's own thread.
-        file, size = op.file, op.max_bytes
-        return await self.io.run_in_thread(op.deadline, lambda: read_chunk(file, size))
-
-    def _hold(self, conn: Connection[S] | None) -> Connection[S] | None:
-        if conn is not None:
-            self.held.add(conn)
-        return conn
-
-    async def _call_back(self, op: Notify | Progress) -> None:
-        if isinstance(op, Notify):
-            if self.on_status_change is not None:
-                await _style.call_async(self.on_status_change, op.status, "on_status_change")
-        elif self.on_progress is not None:
-            await _style.call_async(self.on_progress, op, "on_progress")
-
-    async def _connect(self, op: Connect) -> S:
-        """A stream to the first address of ``op.host`` that accepts, tried in the resolver's
-        order (as ``socket.create_connection`` does); the last failure when none does. The
-        name is looked up on a thread, so that a resolver that hangs ends at the deadline."""
-        host, port = op.host, op.port
-        addresses: Sequence[Address] | None = numeric_addresses(host, port)
-        if addresses is None:
-            addresses = await self.io.run_in_thread(op.deadline, lambda: resolve(host, port))
-        failure = OSError(f"{host!r} has no address")
-        for address in addresses:
-            try:
-                return await self.io.connect(address, op.deadline)
-            except OSError as exc:
-                failure = exc
-        raise failure
-
-    async def _send_file(self, op: SendFile[S]) -> None:
-        region = op.region
-        assert region.length is not None
-        with opened_region(region) as f:
-            sent = None
-            if file_descriptor(f) is not None:
-                sent = await self.io.sendfile(
-                    op.connection.stream, f, region.offset, region.length, op.deadline
-                )
-            if sent is None:
-                sent = await self._send_chunks(op.connection.stream, region, f, op.deadline)
-        if sent != region.length:
-            raise short_file(region, sent)
-
-    async def _send_chunks(
-        self, stream: S, region: FileRegion, f: IO[bytes], deadline: float
-    ) -> int:
-        assert region.length is not None
-        sent = 0
-        view = memoryview(bytearray(min(CHUNK, region.length)))
-        while sent < region.length:
-            got = read_into(region.file, f, view[: region.length - sent])
-            if not got:
-                break
-            await self.io.send(stream, view[:got], deadline)
-            sent += got
-        return sent
 
 
 class AsyncDecartClient(abc.ABC, Generic[S]):
@@ -386,6 +80,16 @@ class AsyncDecartClient(abc.ABC, Generic[S]):
         """Close the idle connections, and those that calls still running give back later."""
         self._pool.close()
 
+    def _run(
+        self,
+        on_status_change: StatusCallback | None = None,
+        output: Output | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> AsyncRun[S]:
+        return AsyncRun(
+            self._io, self._pool, self._tls_context, on_status_change, output, on_progress
+        )
+
     def _tls_context(self) -> ssl.SSLContext:
         # Made at the first https connection (loading the trust store takes a while).
         if self._tls is None:
@@ -415,10 +119,10 @@ class AsyncQueueClient(Generic[S]):
         on_progress: ProgressCallback | None = None,
     ) -> JobSubmitResponse:
         gen = self._driver.submit(options, timeout=timeout, progress=on_progress is not None)
-        return await AsyncRun(self._client, on_progress=on_progress).run(gen)
+        return await self._client._run(on_progress=on_progress).run(gen)
 
     async def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
-        return await AsyncRun(self._client).run(self._driver.status(job_id, timeout=timeout))
+        return await self._client._run().run(self._driver.status(job_id, timeout=timeout))
 
     async def result(
         self,
@@ -432,7 +136,7 @@ class AsyncQueueClient(Generic[S]):
         gen = self._driver.result(
             job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
         )
-        return await AsyncRun(self._client, None, out, on_progress).run(gen)
+        return await self._client._run(None, out, on_progress).run(gen)
 
     async def submit_and_poll(
         self,
@@ -449,7 +153,7 @@ class AsyncQueueClient(Generic[S]):
         gen = self._driver.submit_and_poll(
             options, to_output=out is not None, timeout=timeout, progress=on_progress is not None
         )
-        return await AsyncRun(self._client, callback, out, on_progress).run(gen)
+        return await self._client._run(callback, out, on_progress).run(gen)
 
     async def wait(
         self,
@@ -464,4 +168,4 @@ class AsyncQueueClient(Generic[S]):
         gen = self._driver.wait(
             job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
         )
-        return await AsyncRun(self._client, on_status_change, out, on_progress).run(gen)
+        return await self._client._run(on_status_change, out, on_progress).run(gen)
