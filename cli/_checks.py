@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from decart_proto.transports._common import AtomicFileOutput
 
@@ -21,12 +21,29 @@ from decart_proto import DecartSDKError, models, prepare_submit
 
 from ._args import PROG, JobOptions
 from ._exit import CliError, ExitCode
+from ._stdio import check_stdin, check_stdout, is_stdio
 from ._text import say
 
-__all__ = ["check_input", "check_output", "safe_name", "submit_options"]
+if TYPE_CHECKING:
+    from ._session import Session
+
+__all__ = [
+    "check_destination",
+    "check_input",
+    "check_output",
+    "check_source",
+    "safe_name",
+    "submit_options",
+]
 
 
 def check_input(path: str, what: str = "input") -> str:
+    if is_stdio(path):
+        raise CliError(
+            ExitCode.BAD_INPUT,
+            f"the {what} cannot be stdin (-) here",
+            "only the video of submit and demo can; name a file",
+        )
     if not os.path.exists(path):
         raise CliError(ExitCode.BAD_INPUT, f"{what} file {path!r} does not exist")
     if not os.path.isfile(path):
@@ -34,6 +51,24 @@ def check_input(path: str, what: str = "input") -> str:
     if not os.access(path, os.R_OK):
         raise CliError(ExitCode.BAD_INPUT, f"{what} file {path!r} is not readable")
     return path
+
+
+def check_source(path: str) -> str:
+    """The video to upload: a file, or ``-`` for stdin."""
+    if is_stdio(path):
+        check_stdin()
+        return path
+    return check_input(path)
+
+
+def check_destination(session: Session, path: str, force: bool) -> str:
+    """Where ``-o`` saves the result: a file (:func:`check_output`), or ``-`` for stdout, which
+    then carries the video alone (the session prints its answer on stderr)."""
+    if is_stdio(path):
+        check_stdout(session.json)
+        session.stdout_is_output = True
+        return path
+    return check_output(path, force)
 
 
 def check_output(path: str, force: bool, option: str = "-o") -> str:

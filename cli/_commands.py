@@ -10,23 +10,24 @@ from decart_proto.transports.blocking import DecartClient
 from decart_proto import DecartSDKError, QueueResultError
 
 from ._args import JobArgs, JobOptions, SubmitArgs
-from ._checks import check_input, check_output, safe_name, submit_options
+from ._checks import check_destination, check_source, safe_name, submit_options
 from ._exit import CliError, ExitCode
 from ._progress import human_bytes
 from ._run import JobSpec, Outcome, fetch_result, run_job, submit_only
 from ._session import Session
+from ._stdio import is_stdio
 
 __all__ = ["cmd_result", "cmd_status", "cmd_submit", "cmd_wait"]
 
 
 def _report(session: Session, outcome: Outcome) -> int:
     if outcome.status == "completed":
-        session.result(
-            outcome.output or ""
-            if session.quiet
-            else f"Saved {outcome.output} ({human_bytes(outcome.bytes)}), job {outcome.job_id}",
-            outcome.as_json(),
-        )
+        size = human_bytes(outcome.bytes)
+        if session.stdout_is_output:
+            text = f"Wrote the result to stdout ({size}), job {outcome.job_id}"
+        else:
+            text = f"Saved {outcome.output} ({size}), job {outcome.job_id}"
+        session.result(outcome.output or "" if session.quiet else text, outcome.as_json())
         return ExitCode.OK
     session.job_id = outcome.job_id
     raise CliError(ExitCode.JOB_FAILED, f"job {outcome.job_id} failed: {outcome.error}")
@@ -34,14 +35,15 @@ def _report(session: Session, outcome: Outcome) -> int:
 
 def cmd_submit(session: Session, args: SubmitArgs, job: JobOptions) -> int:
     timeout = session.settings.timeout
-    check_input(args.input)
+    check_source(args.input)
     options = submit_options(job)
+    label = "stdin" if is_stdio(args.input) else os.path.basename(args.input)
     output = None
     if not args.no_wait:
-        default = os.path.splitext(os.path.basename(args.input))[0] + "-edited.mp4"
-        output = check_output(args.output or default, args.force)
+        default = os.path.splitext(label)[0] + "-edited.mp4"
+        output = check_destination(session, args.output or default, args.force)
     with session.client() as client:
-        spec = JobSpec(os.path.basename(args.input), output or "", args.input, job.model, options)
+        spec = JobSpec(label, output or "", args.input, job.model, options)
         if args.no_wait:
             session.submitting = True
             submitted, uploaded = submit_only(client, spec, session.reporter, timeout)
@@ -77,7 +79,7 @@ def cmd_status(session: Session, args: JobArgs) -> int:
 
 
 def cmd_wait(session: Session, args: JobArgs) -> int:
-    output = check_output(args.output or safe_name(args.job_id) + ".mp4", args.force)
+    output = check_destination(session, args.output or safe_name(args.job_id) + ".mp4", args.force)
     session.job_id, session.resume_output = args.job_id, output
     with session.client() as client:
         spec = JobSpec(args.job_id, output, job_id=args.job_id)
@@ -86,7 +88,7 @@ def cmd_wait(session: Session, args: JobArgs) -> int:
 
 
 def cmd_result(session: Session, args: JobArgs) -> int:
-    output = check_output(args.output or safe_name(args.job_id) + ".mp4", args.force)
+    output = check_destination(session, args.output or safe_name(args.job_id) + ".mp4", args.force)
     session.job_id, session.resume_output = args.job_id, output
     with session.client() as client:
         try:

@@ -18,11 +18,12 @@ from typing import Any
 from decart_proto.transports.blocking import DecartClient
 
 from ._args import PROG, DemoArgs, JobOptions
-from ._checks import check_input, check_output, submit_options
+from ._checks import check_destination, check_source, submit_options
 from ._exit import CliError, ExitCode
 from ._progress import human_bytes
 from ._run import JobSpec, run_job
 from ._session import Session, poll_policy
+from ._stdio import is_stdio
 
 __all__ = ["fresh_output", "run_demo"]
 
@@ -37,6 +38,10 @@ def fresh_output(directory: str = ".", stem: str = "output", suffix: str = ".mp4
     return os.path.join(directory, name) if directory != "." else name
 
 
+def size(path: str) -> str:
+    return human_bytes(os.path.getsize(path))
+
+
 def run_demo(session: Session, args: DemoArgs, job: JobOptions) -> int:
     try:
         from decart_emulator import Emulator, sample_video_path  # noqa: PLC0415
@@ -46,8 +51,9 @@ def run_demo(session: Session, args: DemoArgs, job: JobOptions) -> int:
             f"the demo needs the emulator, which is not installed ({exc})",
             "pip install 'decart-proto[cli,emulator]'",
         ) from None
-    source = check_input(args.input) if args.input else str(sample_video_path())
-    output = check_output(args.output or fresh_output(), args.force)
+    source = check_source(args.input) if args.input else str(sample_video_path())
+    output = check_destination(session, args.output or fresh_output(), args.force)
+    saved = "the result to stdout" if is_stdio(output) else os.path.abspath(output)
     # The demo takes a model and a prompt only: its parser has no other job option.
     options = submit_options(job)
     say = session.reporter.line
@@ -58,10 +64,8 @@ def run_demo(session: Session, args: DemoArgs, job: JobOptions) -> int:
         processing_seconds=args.processing_seconds,
     ) as emulator:
         say(f"Started a local Decart Queue API emulator at {emulator.base_url}")
-        say(
-            f"Submitting {os.path.basename(source)} ({human_bytes(os.path.getsize(source))}) "
-            f'to {job.model} with the prompt "{job.prompt}"'
-        )
+        what = "stdin" if is_stdio(source) else f"{os.path.basename(source)} ({size(source)})"
+        say(f'Submitting {what} to {job.model} with the prompt "{job.prompt}"')
         statuses: list[str] = []
         spec = JobSpec("demo", output, source, job.model, options)
         started = time.monotonic()
@@ -101,12 +105,12 @@ def run_demo(session: Session, args: DemoArgs, job: JobOptions) -> int:
         "requests": [list(r) for r in requests],
     }
     text = [
-        f"Saved {os.path.abspath(output)} ({human_bytes(outcome.bytes)})",
+        f"Saved {saved} ({human_bytes(outcome.bytes)})",
         f"  job       {outcome.job_id}: {' → '.join(statuses)} in {took:.1f} s",
         f"  requests  {wire}",
         "The emulator has stopped. The same job on Decart's service:",
         "  export DECART_API_KEY=...   # your key, from platform.decart.ai",
         f'  {PROG} submit your-video.mp4 --prompt "{job.prompt}" -o edited.mp4',
     ]
-    session.result(os.path.abspath(output) if session.quiet else text, obj)
+    session.result(saved if session.quiet else text, obj)
     return ExitCode.OK

@@ -18,6 +18,7 @@ from decart_proto import (
     LocalProtocolError,
     ModelNotFoundError,
     NetworkError,
+    OutputError,
     QueueResultError,
     QueueStatusError,
     QueueSubmitError,
@@ -49,16 +50,25 @@ class ExitCode(enum.IntEnum):
 
 class CliError(Exception):
     """A failure the command explains itself: a code, a message and an optional hint; *status*
-    is the job's, when the failure is about a job's state (``--json`` reports it)."""
+    is the job's, when the failure is about a job's state (``--json`` reports it).
+    *resumable*: the job goes on, and waiting for it again can save its result (a deadline, an
+    output that failed); the command then gives the ``wait`` command to paste."""
 
     def __init__(
-        self, code: ExitCode, message: str, hint: str = "", status: str | None = None
+        self,
+        code: ExitCode,
+        message: str,
+        hint: str = "",
+        status: str | None = None,
+        *,
+        resumable: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.hint = hint
         self.status = status
+        self.resumable = resumable
 
 
 _MORE_TIME = "check --base-url and your connection, or allow more time with --timeout"
@@ -74,6 +84,19 @@ def _http_kind(status: int) -> ExitCode:
 
 def classify(exc: BaseException) -> CliError:
     """The CLI's view of an exception the client or the file system raised on purpose."""
+    error = _classify(exc)
+    job_id = exc.data.get("job_id") if isinstance(exc, DecartSDKError) else None
+    if isinstance(job_id, str) and job_id:
+        # The client's message ends with the job id to resume with; the command says it once,
+        # as a command to paste, where it knows one (``_main``: a job it waited for).
+        sentence = resume_hint(job_id)
+        if sentence in error.message:
+            error.message = error.message.replace(sentence, "")
+            error.resumable = True
+    return error
+
+
+def _classify(exc: BaseException) -> CliError:
     if isinstance(exc, CliError):
         return exc
     if isinstance(exc, InvalidAPIKeyError):
@@ -83,11 +106,9 @@ def classify(exc: BaseException) -> CliError:
             "pass --api-key or set DECART_API_KEY (`decart-proto demo` needs none)",
         )
     if isinstance(exc, DeadlineExceededError):
-        job_id = exc.data.get("job_id")
-        # The client's message ends with the job id to resume with; the command says it once,
-        # as a command to paste, where it knows one (``_main``: a job it waited for).
-        message = exc.message.replace(resume_hint(job_id), "") if job_id else exc.message
-        return CliError(ExitCode.DEADLINE, message, _MORE_TIME)
+        return CliError(ExitCode.DEADLINE, exc.message, _MORE_TIME, resumable=True)
+    if isinstance(exc, OutputError):  # the result could not be written where it was asked to go
+        return CliError(ExitCode.BAD_INPUT, exc.message)
     if isinstance(exc, (QueueSubmitError, QueueStatusError, QueueResultError)):
         status = exc.data.get("status")
         if isinstance(status, int) and status >= 300:

@@ -110,7 +110,7 @@ def _finish(session: Session | None, run: Callable[[], int], secret: str, json_m
 def _print_error(error: CliError, secret: str, json_mode: bool, session: Session | None) -> None:
     text = one_line(error.message, secret)
     hint = one_line(error.hint, secret)
-    if session is not None and session.job_id and error.code is ExitCode.DEADLINE:
+    if session is not None and session.job_id and error.resumable:
         hint = "resume with: " + session.resume_command(session.job_id, session.resume_output)
     if json_mode:
         obj: dict[str, Any] = {

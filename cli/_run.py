@@ -20,6 +20,7 @@ from decart_proto.transports.blocking import DecartClient
 from decart_proto import JobStatusResponse, JobSubmitResponse, QueueJobResult, models
 
 from ._progress import Reporter, TransferView
+from ._stdio import is_stdio, source, target
 
 __all__ = ["JobSpec", "Outcome", "fetch_result", "run_job", "submit_only"]
 
@@ -48,10 +49,13 @@ class Outcome:
     def as_json(self) -> dict[str, Any]:
         """The answer of ``--json``: the output's path absolute, as every command reports it
         (a script may run the next step from another directory)."""
+        output = self.output
+        if output is not None and not is_stdio(output):
+            output = os.path.abspath(output)
         return {
             "job_id": self.job_id,
             "status": self.status,
-            "output": self.output and os.path.abspath(self.output),
+            "output": output,
             "bytes": self.bytes,
             "error": self.error,
             "uploaded": self.uploaded,
@@ -86,15 +90,19 @@ def run_job(
 
     if spec.job_id is None:
         assert spec.input is not None
-        options = {**spec.options, "model": models.video(spec.model), "data": spec.input}
+        options = {**spec.options, "model": models.video(spec.model), "data": source(spec.input)}
         result = client.queue.submit_and_poll(
-            options, on_status_change=changed, output=spec.output, timeout=timeout, on_progress=view
+            options,
+            on_status_change=changed,
+            output=target(spec.output),
+            timeout=timeout,
+            on_progress=view,
         )
     else:
         result = client.queue.wait(
             spec.job_id,
             on_status_change=changed,
-            output=spec.output,
+            output=target(spec.output),
             timeout=timeout,
             on_progress=view,
         )
@@ -106,7 +114,7 @@ def fetch_result(
 ) -> Outcome:
     """Download a finished job's result once, without waiting."""
     view = TransferView(reporter, job_id)
-    result = client.queue.result(job_id, output=output, timeout=timeout, on_progress=view)
+    result = client.queue.result(job_id, output=target(output), timeout=timeout, on_progress=view)
     return _outcome(job_id, output, result, view)
 
 
@@ -116,7 +124,7 @@ def submit_only(
     """Upload *spec*'s input and return at once with the job id, and the bytes uploaded."""
     assert spec.input is not None
     view = TransferView(reporter, spec.label)
-    options = {**spec.options, "model": models.video(spec.model), "data": spec.input}
+    options = {**spec.options, "model": models.video(spec.model), "data": source(spec.input)}
     submitted = client.queue.submit(options, timeout=timeout, on_progress=view)
     return submitted, view.finish("upload")
 
@@ -128,5 +136,6 @@ def _outcome(
     uploaded = view.bars["upload"].done if "upload" in view.bars else None
     if result.status != "completed":
         return Outcome(job_id, "failed", None, 0, result.error or "Job failed", uploaded)
-    view.finish("download")
-    return Outcome(job_id, "completed", output, os.path.getsize(output), None, uploaded)
+    downloaded = view.finish("download")
+    size = (downloaded or 0) if is_stdio(output) else os.path.getsize(output)
+    return Outcome(job_id, "completed", output, size, None, uploaded)

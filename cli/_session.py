@@ -30,6 +30,8 @@ class Session:
     resume_output: str | None = None
     # A submit was sent and no job id has come back yet: a Ctrl-C now may leave a job behind.
     submitting: bool = False
+    # The result goes to stdout (``-o -``), which then carries its bytes alone.
+    stdout_is_output: bool = False
 
     @property
     def json(self) -> bool:
@@ -40,8 +42,13 @@ class Session:
         return self.settings.quiet
 
     def result(self, lines: str | list[str], obj: dict[str, Any]) -> None:
-        """The command's answer on stdout: *lines* for people, *obj* with --json."""
+        """The command's answer on stdout: *lines* for people, *obj* with --json; on stderr
+        when stdout carries the video (``-o -``, never with --json)."""
         self.reporter.close()  # a live display ends before the answer is printed below it
+        if self.stdout_is_output:
+            if not self.quiet:
+                say(sys.stderr, lines, self.secret)
+            return
         answer = json.dumps(obj, sort_keys=True) if self.json else lines
         if answer:
             say(sys.stdout, answer, self.secret)
