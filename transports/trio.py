@@ -17,7 +17,14 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import IO, TypeVar
 
-import trio
+try:
+    import trio
+except ModuleNotFoundError as exc:  # trio is an extra: say which, not only "No module named"
+    if exc.name != "trio":
+        raise
+    raise ModuleNotFoundError(
+        "decart_proto.transports.trio needs trio: pip install 'decart-proto[trio]'", name="trio"
+    ) from None
 from trio.lowlevel import (
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
