@@ -24,7 +24,7 @@ from ._batch import run_batch
 from ._commands import cmd_result, cmd_status, cmd_submit, cmd_wait
 from ._demo import run_demo
 from ._exit import CliError, ExitCode, classify
-from ._parser import build_parser, command_at, secret_from
+from ._parser import build_parser, check_common, command_at, secret_from
 from ._progress import make_reporter
 from ._session import Session
 from ._text import one_line, say
@@ -68,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if namespace.command is None:
         say(sys.stderr, parser.format_help().splitlines())
         return ExitCode.BAD_INPUT
+    check_common(namespace, parser)
     settings = read(Settings, namespace)
     reporter = make_reporter(sys.stderr, settings.quiet, secret)
     session = Session(settings, secret, reporter)

@@ -9,13 +9,13 @@ import os
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from decart_proto import __version__, models
+from decart_proto import DEFAULT_JOB_TIMEOUT, PollPolicy, __version__, models
 
 from ._args import DEFAULT_MODEL, PROG
 from ._exit import ExitCode
 from ._text import one_line
 
-__all__ = ["build_parser", "command_at", "secret_from"]
+__all__ = ["build_parser", "check_common", "command_at", "secret_from"]
 
 EXAMPLES = """\
 examples:
@@ -23,6 +23,7 @@ examples:
   export DECART_API_KEY=...                          # your key, from platform.decart.ai
   decart-proto submit in.mp4 --prompt "Anime style" -o out.mp4
   decart-proto submit in.mp4 --prompt "Anime style" --no-wait   # prints the job id
+  decart-proto submit - --prompt "Anime style" -o - <in.mp4 >out.mp4   # - is stdin, stdout
   decart-proto status JOB_ID
   decart-proto wait JOB_ID -o out.mp4               # resume a job and save its result
   decart-proto result JOB_ID -o out.mp4             # download a finished job
@@ -45,47 +46,99 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.BAD_INPUT, f"{PROG}: error: {text}; see {self.prog} --help\n")
 
 
-def _common(suppress: bool) -> argparse.ArgumentParser:
-    """The options every command takes, before or after the command's name."""
-    default: Any = argparse.SUPPRESS if suppress else None
+_JOB_TIMEOUT = f"{DEFAULT_JOB_TIMEOUT:g} s: the service fails a job after 10 minutes"
+# What --timeout bounds differs by command: each says so in its own --help.
+_TIMEOUT_HELP = {
+    None: "the command's deadline; each command's --help says what it bounds",
+    "submit": f"the whole job's deadline: upload, waiting and download (default: {_JOB_TIMEOUT})",
+    "wait": f"how long to wait for the job and save its result (default: {_JOB_TIMEOUT})",
+    "batch": f"each job's deadline, as for submit (default: {_JOB_TIMEOUT})",
+    "demo": "the job's deadline (default: as for submit)",
+    "status": "how long to keep asking for an answer, retries included (default: the client's)",
+    "result": "how long to keep asking for the result, retries included (default: the client's)",
+}
+# The common options that some commands do not take: the account (demo runs its own emulator),
+# the polling rhythm (status and result ask once).
+_ACCOUNT = {"submit", "status", "wait", "result", "batch"}
+_POLLING = {"submit", "wait", "batch", "demo"}
+
+
+def _common(command: str | None) -> argparse.ArgumentParser:
+    """The options a command takes before or after its name: those of *command*, or all of
+    them for the top-level parser (``command`` None), where they are only defaults."""
+    # A subcommand's parser must not overwrite with None a value given before its name.
+    default: Any = None if command is None else argparse.SUPPRESS
+    flag: Any = False if command is None else argparse.SUPPRESS
     parser = argparse.ArgumentParser(add_help=False)
-    group = parser.add_argument_group("common options")
-    group.add_argument(
-        "--api-key", default=default, help="your Decart API key (default: $DECART_API_KEY)"
+    group = parser.add_argument_group(
+        "common options",
+        "also after the command's name; each command's --help lists those it takes"
+        if command is None
+        else None,
     )
-    group.add_argument(
-        "--base-url",
-        default=default,
-        help="the API's address (default: $DECART_BASE_URL, else https://api.decart.ai)",
-    )
+    if command is None or command in _ACCOUNT:
+        group.add_argument(
+            "--api-key",
+            default=default,
+            metavar="KEY",
+            help="your Decart API key (default: $DECART_API_KEY)",
+        )
+        group.add_argument(
+            "--base-url",
+            default=default,
+            metavar="URL",
+            help="the API's address (default: $DECART_BASE_URL, else https://api.decart.ai)",
+        )
     group.add_argument(
         "--json",
         action="store_true",
-        default=default if suppress else False,
-        help="print the result as one JSON object on stdout",
+        default=flag,
+        help="print the answer as one JSON object on stdout (errors too)",
     )
     group.add_argument(
         "-q",
         "--quiet",
         action="store_true",
-        default=default if suppress else False,
-        help="no progress or notes on stderr; only the result and errors",
+        default=flag,
+        help="no progress or notes on stderr: only the answer, and errors",
     )
     group.add_argument(
         "--timeout",
         type=_positive_float,
         default=default,
         metavar="SECONDS",
-        help="give up waiting after this long (default: 900 s per job)",
+        help=_TIMEOUT_HELP[command],
     )
-    group.add_argument(
-        "--poll-interval",
-        type=_positive_float,
-        default=default,
-        metavar="SECONDS",
-        help="time between status checks (default: 1.5 s, as Decart's own clients)",
-    )
+    if command is None or command in _POLLING:
+        group.add_argument(
+            "--poll-interval",
+            type=_positive_float,
+            default=default,
+            metavar="SECONDS",
+            help=f"time between status checks (default: {PollPolicy().interval:g} s, as "
+            "Decart's own clients)",
+        )
     return parser
+
+
+def check_common(namespace: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuse a common option given before the name of a command that does not take it
+    (``decart-proto --poll-interval 1 status ID``), as its own parser refuses it after."""
+    command = namespace.command
+    refused = []
+    if command not in _ACCOUNT:
+        refused += ["api_key", "base_url"]
+    if command not in _POLLING:
+        refused += ["poll_interval"]
+    for name in refused:
+        if getattr(namespace, name, None) is not None:
+            option = "--" + name.replace("_", "-")
+            parser.error(f"{command} takes no {option}")
+
+
+# The names to choose from; the deprecated ones still work, with a warning.
+_CURRENT_MODELS = [name for name in models.VIDEO_MODELS if name not in models.DEPRECATED]
+_JOB_ID_HELP = "the id submit printed (after --, when it starts with a dash)"
 
 
 def _positive_float(text: str) -> float:
@@ -104,12 +157,14 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "-m",
         "--model",
         default=DEFAULT_MODEL,
-        help=f"the model (default: {DEFAULT_MODEL}); one of: {', '.join(models.VIDEO_MODELS)}",
+        help=f"the model (default: {DEFAULT_MODEL}); one of: {', '.join(_CURRENT_MODELS)}",
     )
     group.add_argument("-p", "--prompt", help="what to do with the video")
     group.add_argument("--reference-image", metavar="FILE", help="an image guiding the edit")
-    group.add_argument("--seed", type=int, help="an integer seed, for repeatable results")
-    group.add_argument("--resolution", help="for example 720p")
+    group.add_argument(
+        "--seed", type=int, metavar="N", help="an integer seed, for repeatable results"
+    )
+    group.add_argument("--resolution", metavar="RES", help="for example 720p")
     group.add_argument(
         "--enhance-prompt",
         action=argparse.BooleanOptionalAction,
@@ -120,7 +175,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 def _output_options(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
-        "-o", "--output", metavar="FILE", help=f"where to save the video ({default})"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help=f"where to save the video (default: {default}); - writes it to stdout",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
 
@@ -128,14 +186,12 @@ def _output_options(parser: argparse.ArgumentParser, default: str) -> None:
 def build_parser(secret: str = "") -> _Parser:
     """The parser, and its subcommands' parsers, each told the key so that an error never
     echoes it."""
-    sub_parents: list[Any] = [_common(suppress=True)]
-    parents: list[argparse.ArgumentParser] = [_common(suppress=False)]
     parser = _Parser(
         prog=PROG,
         description="Submit videos to Decart's Queue API, follow the jobs and save the results.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=parents,
+        parents=[_common(None)],
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -147,7 +203,7 @@ def build_parser(secret: str = "") -> _Parser:
             description=help_text,
             epilog="example:\n  " + epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            parents=sub_parents,
+            parents=[_common(name)],
         )
 
     submit = command(
@@ -155,28 +211,30 @@ def build_parser(secret: str = "") -> _Parser:
         "upload a video, wait for the job and save the result",
         'decart-proto submit in.mp4 --prompt "Anime style" -o out.mp4',
     )
-    submit.add_argument("input", metavar="INPUT", help="the video to edit")
+    submit.add_argument("input", metavar="INPUT", help="the video to edit; - reads it from stdin")
     _model_options(submit)
     _output_options(submit, "INPUT's name with -edited.mp4, in the current directory")
     submit.add_argument(
-        "--no-wait", action="store_true", help="print the job id once submitted, and stop"
+        "--no-wait",
+        action="store_true",
+        help="print the job id once submitted, and stop (wait JOB_ID saves the result later)",
     )
 
     status = command("status", "print a job's status", "decart-proto status JOB_ID")
-    status.add_argument("job_id", metavar="JOB_ID")
+    status.add_argument("job_id", metavar="JOB_ID", help=_JOB_ID_HELP)
 
     wait = command(
         "wait",
         "wait for a submitted job and save its result",
         "decart-proto wait JOB_ID -o out.mp4",
     )
-    wait.add_argument("job_id", metavar="JOB_ID")
+    wait.add_argument("job_id", metavar="JOB_ID", help=_JOB_ID_HELP)
     _output_options(wait, "JOB_ID.mp4")
 
     result = command(
         "result", "download a finished job's result", "decart-proto result JOB_ID -o out.mp4"
     )
-    result.add_argument("job_id", metavar="JOB_ID")
+    result.add_argument("job_id", metavar="JOB_ID", help=_JOB_ID_HELP)
     _output_options(result, "JOB_ID.mp4")
 
     batch = command(
@@ -184,9 +242,13 @@ def build_parser(secret: str = "") -> _Parser:
         "many videos at once, resumable: rerun the same command after a crash or Ctrl-C",
         'decart-proto batch clips/*.mp4 --prompt "Anime style" --out-dir edited/',
     )
-    batch.add_argument("inputs", metavar="INPUT", nargs="+")
+    batch.add_argument(
+        "inputs", metavar="INPUT", nargs="+", help="the videos; each saved as DIR/NAME.mp4"
+    )
     _model_options(batch)
-    batch.add_argument("--out-dir", required=True, metavar="DIR", help="results go here")
+    batch.add_argument(
+        "--out-dir", required=True, metavar="DIR", help="results go here (made when missing)"
+    )
     batch.add_argument(
         "--concurrency", type=int, default=4, metavar="N", help="jobs in flight (default: 4)"
     )
@@ -203,16 +265,35 @@ def build_parser(secret: str = "") -> _Parser:
         "run a whole job against a local emulator: no API key, no network",
         "decart-proto demo",
     )
-    demo.add_argument("-o", "--output", metavar="FILE", help="where to save the video")
-    demo.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    demo.add_argument("--input", metavar="FILE", help="your own video (default: a sample)")
-    demo.add_argument("-m", "--model", default=DEFAULT_MODEL, help=argparse.SUPPRESS)
-    demo.add_argument("-p", "--prompt", default="Transform into anime style", help="the prompt")
     demo.add_argument(
-        "--pending-seconds", type=float, default=1.0, help="how long the job stays pending"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to save the video (default: output.mp4, or output-N.mp4 when that exists); "
+        "- writes it to stdout",
+    )
+    demo.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    demo.add_argument(
+        "--input", metavar="FILE", help="your own video (default: a sample); - reads stdin"
+    )
+    demo.add_argument("-m", "--model", default=DEFAULT_MODEL, help=argparse.SUPPRESS)
+    prompt = "Transform into anime style"
+    demo.add_argument(
+        "-p", "--prompt", default=prompt, help=f"what to do with the video (default: {prompt!r})"
     )
     demo.add_argument(
-        "--processing-seconds", type=float, default=1.5, help="how long it stays processing"
+        "--pending-seconds",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long the emulator keeps the job pending (default: 1)",
+    )
+    demo.add_argument(
+        "--processing-seconds",
+        type=float,
+        default=1.5,
+        metavar="SECONDS",
+        help="how long it then keeps it processing (default: 1.5)",
     )
 
     emulator = commands.add_parser(

@@ -33,20 +33,49 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help=f"an accepted API key; repeatable (default: {DEFAULT_API_KEY})",
     )
-    parser.add_argument("--pending-seconds", type=float, default=1.0)
-    parser.add_argument("--processing-seconds", type=float, default=1.5)
-    parser.add_argument("--job-limit-seconds", type=float, default=600.0)
-    parser.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD_BYTES)
+    parser.add_argument(
+        "--pending-seconds",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long a new job's status stays pending (default: 1)",
+    )
+    parser.add_argument(
+        "--processing-seconds",
+        type=float,
+        default=1.5,
+        metavar="SECONDS",
+        help="how long it then stays processing before it completes (default: 1.5)",
+    )
+    parser.add_argument(
+        "--job-limit-seconds",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="fail a job not finished after this long, as the service does (default: 600)",
+    )
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=DEFAULT_MAX_UPLOAD_BYTES,
+        metavar="BYTES",
+        help=f"answer 413 to a larger upload (default: {DEFAULT_MAX_UPLOAD_BYTES})",
+    )
     parser.add_argument(
         "--read-timeout-seconds",
         type=float,
         default=DEFAULT_READ_TIMEOUT_SECONDS,
+        metavar="SECONDS",
         help="abandon a request body when no byte arrives for this long (408, connection "
         f"closed); default {DEFAULT_READ_TIMEOUT_SECONDS:g}",
     )
-    parser.add_argument("--state-dir", help="keep jobs and files here, across restarts")
-    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM chain)")
-    parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
+    parser.add_argument(
+        "--state-dir", metavar="DIR", help="keep jobs and files here, across restarts"
+    )
+    parser.add_argument(
+        "--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM chain)"
+    )
+    parser.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
     parser.add_argument(
         "--tls", action="store_true", help="serve HTTPS with a throwaway CA; prints its path"
     )
