@@ -63,13 +63,13 @@ _ACCOUNT = {"submit", "status", "wait", "result", "batch"}
 _POLLING = {"submit", "wait", "batch", "demo"}
 
 
-def _common(command: str | None) -> argparse.ArgumentParser:
+def _common(command: str | None) -> _Parser:
     """The options a command takes before or after its name: those of *command*, or all of
     them for the top-level parser (``command`` None), where they are only defaults."""
     # A subcommand's parser must not overwrite with None a value given before its name.
     default: Any = None if command is None else argparse.SUPPRESS
     flag: Any = False if command is None else argparse.SUPPRESS
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = _Parser(add_help=False)
     group = parser.add_argument_group(
         "common options",
         "also after the command's name; each command's --help lists those it takes"
