@@ -13,11 +13,17 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from decart_proto.transports.blocking import DecartClient
 
-from decart_proto import JobStatusResponse, JobSubmitResponse, QueueJobResult, models
+from decart_proto import (
+    JobStatusResponse,
+    JobSubmitResponse,
+    QueueJobResult,
+    SubmitOptions,
+    models,
+)
 
 from ._progress import Reporter, TransferView
 from ._stdio import is_stdio, source, target
@@ -90,9 +96,8 @@ def run_job(
 
     if spec.job_id is None:
         assert spec.input is not None
-        options = {**spec.options, "model": models.video(spec.model), "data": source(spec.input)}
         result = client.queue.submit_and_poll(
-            options,
+            _options(spec),
             on_status_change=changed,
             output=target(spec.output),
             timeout=timeout,
@@ -124,8 +129,7 @@ def submit_only(
     """Upload *spec*'s input and return at once with the job id, and the bytes uploaded."""
     assert spec.input is not None
     view = TransferView(reporter, spec.label)
-    options = {**spec.options, "model": models.video(spec.model), "data": source(spec.input)}
-    submitted = client.queue.submit(options, timeout=timeout, on_progress=view)
+    submitted = client.queue.submit(_options(spec), timeout=timeout, on_progress=view)
     return submitted, view.finish("upload")
 
 
@@ -139,3 +143,11 @@ def _outcome(
     downloaded = view.finish("download")
     size = (downloaded or 0) if is_stdio(output) else os.path.getsize(output)
     return Outcome(job_id, "completed", output, size, None, uploaded)
+
+
+def _options(spec: JobSpec) -> SubmitOptions:
+    assert spec.input is not None
+    options = {**spec.options, "model": models.video(spec.model), "data": source(spec.input)}
+    # Built from the command line, so typed only at run time, where the model's rules check
+    # every field before anything is sent.
+    return cast("SubmitOptions", options)

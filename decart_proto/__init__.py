@@ -59,6 +59,10 @@ from ._ops import SendBytes as SendBytes
 from ._ops import SendFile as SendFile
 from ._ops import Sleep as Sleep
 from ._ops import StartTLS as StartTLS
+from ._options import ClipOptions as ClipOptions
+from ._options import EditOptions as EditOptions
+from ._options import RestyleOptions as RestyleOptions
+from ._options import SubmitOptions as SubmitOptions
 from ._policy import DEFAULT_JOB_TIMEOUT as DEFAULT_JOB_TIMEOUT
 from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT as DEFAULT_MAX_IN_MEMORY_RESULT
 from ._policy import PollPolicy as PollPolicy
@@ -74,5 +78,8 @@ from ._requests import status_request as status_request
 from ._requests import submit_request as submit_request
 from ._responses import JobStatusResponse as JobStatusResponse
 from ._responses import JobSubmitResponse as JobSubmitResponse
-from ._responses import QueueJobResult as QueueJobResult
+from ._results import CompletedResult as CompletedResult
+from ._results import FailedResult as FailedResult
+from ._results import QueueJobResult as QueueJobResult
+from ._results import SavedResult as SavedResult
 from ._version import __version__ as __version__

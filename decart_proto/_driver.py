@@ -32,7 +32,8 @@ from ._requests import (
     status_request,
     submit_request,
 )
-from ._responses import JobStatusResponse, JobSubmitResponse, Operation, QueueJobResult
+from ._responses import JobStatusResponse, JobSubmitResponse, Operation
+from ._results import CompletedResult, FailedResult, QueueJobResult, SavedResult
 
 __all__ = ["Clock", "Driver", "Randomness"]
 
@@ -197,9 +198,11 @@ class Driver(Generic[S]):
         machine, data = yield from self._run(
             mode, timeout, form=form, job_id=job_id, to_output=to_output, progress=progress
         )
-        if machine.state is JobState.COMPLETED:
-            return QueueJobResult("completed", data=data, job_id=machine.job_id)
-        return QueueJobResult("failed", error="Job failed", job_id=machine.job_id)
+        job_id = machine.job_id
+        assert job_id is not None  # a job that ended was known by its id
+        if machine.state is not JobState.COMPLETED:
+            return FailedResult(job_id)
+        return SavedResult(job_id) if data is None else CompletedResult(data, job_id)
 
     def _run(
         self,

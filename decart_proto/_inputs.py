@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Union
@@ -22,6 +23,10 @@ from .models import ModelDefinition
 __all__ = ["FileInfo", "FileInput", "FileSource", "SubmitForm", "prepare_submit"]
 
 FileSource = Union[bytes, bytearray, memoryview, "os.PathLike[str]", str, BinaryIO]
+
+# A str that starts as a URL does ("https://", "s3://"): never a path anyone means. Only the
+# scheme is quoted back, as the rest may carry credentials or a signature.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 _CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -108,6 +113,14 @@ def _describe(field: str, value: Any) -> FileInput:
         path = os.fspath(value)
         if not isinstance(path, str) or not path:
             raise InvalidInputError(f"{field}: a path must be a non-empty str or os.PathLike[str]")
+        url = _URL.match(path) if isinstance(value, str) else None
+        if url is not None:
+            raise InvalidInputError(
+                f"{field}: {url[0]}... is a URL, and URLs are not fetched: download "
+                "the file and pass its path, its bytes or an open binary file. (Decart's own "
+                "clients fetch URLs; this one does not, by choice: it never makes a request "
+                "you did not ask for, to a server you did not name.)"
+            )
         name = posixpath.basename(path.replace("\\", "/")) or field
     elif hasattr(value, "read"):
         if isinstance(value, io.TextIOBase):

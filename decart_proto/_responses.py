@@ -31,7 +31,6 @@ __all__ = [
     "JobStatusResponse",
     "JobSubmitResponse",
     "Operation",
-    "QueueJobResult",
     "error_for",
     "header",
     "http_date",
@@ -58,24 +57,6 @@ class JobSubmitResponse:
 class JobStatusResponse:
     job_id: str
     status: JobStatus
-
-
-@dataclass(frozen=True)
-class QueueJobResult:
-    """A finished job as the Queue API docs describe it: ``status`` is "completed" (with
-    ``data``, or ``data=None`` when the video went to an output) or "failed" (with ``error``)."""
-
-    status: Literal["completed", "failed"]
-    data: bytes | None = None
-    error: str | None = None
-    job_id: str | None = None
-
-    def __repr__(self) -> str:
-        size = "None" if self.data is None else f"<{len(self.data)} bytes>"
-        return (
-            f"QueueJobResult(status={self.status!r}, data={size}, error={self.error!r}, "
-            f"job_id={self.job_id!r})"
-        )
 
 
 class Operation(enum.Enum):

@@ -43,6 +43,7 @@ __all__ = [
     "ClientConfig",
     "DeviceOutput",
     "Output",
+    "OutputPlace",
     "OutputTarget",
     "StreamOutput",
     "finish_output",
@@ -58,7 +59,9 @@ __all__ = [
 ]
 
 S = TypeVar("S")
-OutputTarget = Union[str, "os.PathLike[str]", BinaryIO, None]
+# Where a video may go: a path (written atomically) or a binary file; None keeps it in memory.
+OutputPlace = Union[str, "os.PathLike[str]", BinaryIO]
+OutputTarget = OutputPlace | None
 DEFAULT_BASE_URL = "https://api.decart.ai"
 
 

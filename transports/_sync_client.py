@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import abc
 import ssl
-from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from decart_proto import (
+    CompletedResult,
     Driver,
+    FailedResult,
     JobStatusResponse,
     JobSubmitResponse,
     PollPolicy,
     QueueJobResult,
     RetryPolicy,
+    SavedResult,
+    SubmitOptions,
     Timeouts,
 )
 
 from ._sync_pool import SyncIO, SyncPool
 from ._sync_run import SyncRun
-from ._common import ClientConfig, Output, OutputTarget, open_output
+from ._common import ClientConfig, Output, OutputPlace, OutputTarget, open_output
 from ._style import ProgressCallback, StatusCallback, status_callback_in
 
 __all__ = ["SyncDecartClient", "SyncIO", "SyncQueueClient"]
@@ -58,6 +61,7 @@ class SyncDecartClient(abc.ABC, Generic[S]):
         self._driver: Driver[S] = self._config.driver(self._io.clock, self._io.name)
         self._pool = SyncPool(self._io, max_idle_connections)
         self._tls: ssl.SSLContext | None = None
+        self._closed = False
         self.base_url = self._config.base_url
         self.integration = integration
         self.queue = SyncQueueClient(self)
@@ -75,7 +79,9 @@ class SyncDecartClient(abc.ABC, Generic[S]):
         self.close()
 
     def close(self) -> None:
-        """Close the idle connections, and those that calls still running give back later."""
+        """Close the idle connections, and those that calls still running give back later.
+        A call started after this raises ``RuntimeError``; calls already running finish."""
+        self._closed = True
         self._pool.close()
 
     def _run(
@@ -84,6 +90,13 @@ class SyncDecartClient(abc.ABC, Generic[S]):
         output: Output | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> SyncRun[S]:
+        if self._closed:
+            # As httpx does: a closed client's connections are gone, and a call on it is a
+            # mistake worth naming rather than a pool quietly refilled.
+            raise RuntimeError(
+                "this DecartClient is closed (by close() or the end of its 'with' block): "
+                "make a new client for more calls"
+            )
         return SyncRun(
             self._io, self._pool, self._tls_context, on_status_change, output, on_progress
         )
@@ -100,10 +113,19 @@ C = TypeVar("C", bound=SyncDecartClient[Any])
 
 class SyncQueueClient(Generic[S]):
     """``client.queue``: the four methods of the Queue API docs, plus :meth:`wait` to resume a
-    job by id. ``timeout`` is the whole call's deadline in seconds; ``output`` (a path or a
-    binary file) receives the video instead of memory, atomically for a path; ``on_progress``
-    is called with a :class:`decart_proto.Progress` as the upload and the download move.
-    An async client awaits the callbacks that are async; a blocking one refuses them."""
+    job by id.
+
+    Arguments they share: ``timeout``, the whole call's deadline in seconds (None: the
+    policies' default, see docs/defaults.md); ``output``, a path or a binary file that receives
+    the video instead of memory (atomically for a path: a temporary file renamed at the end);
+    ``on_progress``, called with a :class:`decart_proto.Progress` as the upload and the
+    download move; ``on_status_change``, called with each new :class:`JobStatusResponse`. An
+    async client awaits the callbacks that are async; a blocking one refuses them. What a
+    callback raises reaches the caller as it is.
+
+    Errors are :class:`decart_proto.DecartSDKError` subclasses (docs/errors.md); once a job
+    exists, an error that ends the call names its id (``.data["job_id"]``), to resume with
+    :meth:`wait`."""
 
     def __init__(self, client: SyncDecartClient[S]) -> None:
         self._client = client
@@ -111,16 +133,51 @@ class SyncQueueClient(Generic[S]):
 
     def submit(
         self,
-        options: Mapping[str, Any],
+        options: SubmitOptions,
         *,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> JobSubmitResponse:
+        """Upload the inputs and create a job, without waiting for it.
+
+        ``options``: ``model`` (``models.video(name)``), ``data`` (the video: a path, bytes or a
+        binary file) and the model's fields (``prompt``, ``reference_image``, ``seed``...),
+        checked against the model's rules before anything is sent.
+
+        Returns the job's id and first status. Raises :class:`InvalidInputError` for options
+        the model refuses, :class:`QueueSubmitError` for a refusal by the server, and
+        :class:`DeadlineExceededError` or :class:`NetworkError` when the submit cannot be
+        known to have landed — a submit is never repeated once its body may have reached the
+        server, so that no job is created twice."""
         gen = self._driver.submit(options, timeout=timeout, progress=on_progress is not None)
         return self._client._run(on_progress=on_progress).run(gen)
 
     def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
+        """The job's status now: ``pending``, ``processing``, ``completed`` or ``failed``.
+
+        Retried within ``timeout`` on network failures and 429/5xx answers. Raises
+        :class:`QueueStatusError` (404: no such job), :class:`DeadlineExceededError`."""
         return self._client._run().run(self._driver.status(job_id, timeout=timeout))
+
+    @overload
+    def result(
+        self,
+        job_id: str,
+        *,
+        output: None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> CompletedResult | FailedResult: ...
+
+    @overload
+    def result(
+        self,
+        job_id: str,
+        *,
+        output: OutputPlace,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> SavedResult | FailedResult: ...
 
     def result(
         self,
@@ -130,21 +187,50 @@ class SyncQueueClient(Generic[S]):
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
+        """The finished job's video: a :class:`CompletedResult` (``data``, the video's bytes)
+        or, with ``output``, a :class:`SavedResult`; a :class:`FailedResult` for a job that
+        failed. A job still running is an error (:class:`QueueResultError`, status 409): use
+        :meth:`wait` to wait for it."""
         out = open_output(output)
         gen = self._driver.result(
             job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
         )
         return self._client._run(None, out, on_progress).run(gen)
 
+    @overload
     def submit_and_poll(
         self,
-        options: Mapping[str, Any],
+        options: SubmitOptions,
+        *,
+        on_status_change: StatusCallback | None = None,
+        output: None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> CompletedResult | FailedResult: ...
+
+    @overload
+    def submit_and_poll(
+        self,
+        options: SubmitOptions,
+        *,
+        on_status_change: StatusCallback | None = None,
+        output: OutputPlace,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> SavedResult | FailedResult: ...
+
+    def submit_and_poll(
+        self,
+        options: SubmitOptions,
         *,
         on_status_change: StatusCallback | None = None,
         output: OutputTarget = None,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
+        """Submit (as :meth:`submit`), poll until the job ends, and fetch its result (as
+        :meth:`result`). ``on_status_change`` may also come in ``options``, as in the Queue
+        API docs. An error after the submit names the job's id: :meth:`wait` resumes."""
         # The callback may come in the options, as in the Queue API docs.
         callback = on_status_change or status_callback_in(options)
         out = open_output(output)
@@ -152,6 +238,28 @@ class SyncQueueClient(Generic[S]):
             options, to_output=out is not None, timeout=timeout, progress=on_progress is not None
         )
         return self._client._run(callback, out, on_progress).run(gen)
+
+    @overload
+    def wait(
+        self,
+        job_id: str,
+        *,
+        on_status_change: StatusCallback | None = None,
+        output: None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> CompletedResult | FailedResult: ...
+
+    @overload
+    def wait(
+        self,
+        job_id: str,
+        *,
+        on_status_change: StatusCallback | None = None,
+        output: OutputPlace,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> SavedResult | FailedResult: ...
 
     def wait(
         self,
@@ -162,6 +270,9 @@ class SyncQueueClient(Generic[S]):
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> QueueJobResult:
+        """Resume a job by its id: poll until it ends and fetch its result, as
+        :meth:`submit_and_poll` does after its submit (for an interrupted wait, a CLI run, a
+        job submitted by another process)."""
         out = open_output(output)
         gen = self._driver.wait(
             job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None

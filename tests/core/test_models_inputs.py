@@ -409,3 +409,27 @@ def test_options_are_never_mutated(name: str, options: dict[str, Any]) -> None:
         assert sorted(names) == sorted(k for k, v in options.items() if v is not None)
     assert full.pop("model") is model
     assert full == before
+
+
+@pytest.mark.parametrize(
+    "url", ["https://x.example/v.mp4", "http://x", "s3://bucket/key", "gs://b/k", "ftp+ssh://h/p"]
+)
+def test_a_url_as_a_file_is_refused_naming_only_its_scheme(url: str) -> None:
+    secret = "?token=s3cr3t-s1gnature"
+    with pytest.raises(InvalidInputError, match="URLs are not fetched") as caught:
+        prepare_submit({"model": models.video("lucy-2.1"), "data": url + secret, "prompt": ""})
+    assert url.split("://", maxsplit=1)[0] + "://" in str(caught.value)
+    assert "s3cr3t" not in str(caught.value)
+
+
+@pytest.mark.parametrize("path", ["take:2.mp4", "C:/videos/in.mp4", "dir/a://b.mp4", "://x"])
+def test_a_path_with_colons_is_still_a_path(path: str) -> None:
+    form = prepare_submit({"model": models.video("lucy-2.1"), "data": path, "prompt": ""})
+    assert form.files[0].path == path
+
+
+def test_a_path_object_is_never_taken_for_a_url() -> None:
+    # pathlib collapses "https://x" to "https:/x": whatever it names, it was given as a path.
+    path = pathlib.Path("https://x")
+    form = prepare_submit({"model": models.video("lucy-2.1"), "data": path, "prompt": ""})
+    assert form.files[0].path == os.fspath(path)

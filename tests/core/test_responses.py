@@ -11,11 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from decart_proto import (
-    QueueJobResult,
+    CompletedResult,
+    FailedResult,
     QueueResultError,
     QueueStatusError,
     QueueSubmitError,
     RemoteProtocolError,
+    SavedResult,
 )
 from decart_proto._coding import CodingError
 from decart_proto._responses import (
@@ -276,12 +278,21 @@ def test_error_for_never_crashes(status: int, body: bytes, truncated: bool) -> N
     assert len(exc.message) < MAX_ERROR_TEXT + 100
 
 
-def test_queue_job_result_repr_hides_the_video() -> None:
-    result = QueueJobResult("completed", data=b"x" * 10, job_id="j")
-    assert repr(result) == (
-        "QueueJobResult(status='completed', data=<10 bytes>, error=None, job_id='j')"
+def test_a_completed_result_repr_gives_the_size_of_the_video_not_its_bytes() -> None:
+    result = CompletedResult(b"x" * 10, "j")
+    assert repr(result) == "CompletedResult(status='completed', data=<10 bytes>, job_id='j')"
+    assert "xxxx" not in repr(result)
+
+
+def test_the_result_types_carry_the_docs_fields() -> None:
+    # The docs' one shape: status, data, error on every result, whatever its kind.
+    assert (CompletedResult(b"v", "j").status, CompletedResult(b"v", "j").error) == (
+        "completed",
+        None,
     )
-    assert "data=None" in repr(QueueJobResult("failed", error="Job failed"))
+    assert (SavedResult("j").status, SavedResult("j").data) == ("completed", None)
+    failed = FailedResult("j")
+    assert (failed.status, failed.error, failed.data) == ("failed", "Job failed", None)
 
 
 # -- Retry-After -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 from decart_proto import (
     DEFAULT_MAX_IN_MEMORY_RESULT,
     Acquire,
+    CompletedResult,
     Connect,
     Connection,
     DecartSDKError,
@@ -23,7 +24,6 @@ from decart_proto import (
     OutputError,
     OutputReset,
     OutputWrite,
-    QueueJobResult,
     QueueResultError,
     QueueStatusError,
     QueueSubmitError,
@@ -174,7 +174,7 @@ def test_an_empty_answer_then_the_video() -> None:
     clock = VirtualClock()
     answers = [DONE, EMPTY["204"], http_answer(200, VIDEO)]
     outcome = Canned(answers, clock).run(make_driver(clock).wait("j1"))
-    assert outcome.value == QueueJobResult("completed", data=VIDEO, job_id="j1")
+    assert outcome.value == CompletedResult(VIDEO, "j1")
 
 
 def test_result_of_an_empty_answer_is_the_content_error() -> None:

@@ -28,9 +28,11 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from decart_proto import (
+    CompletedResult,
     DeadlineExceededError,
     DecartSDKError,
     Driver,
+    FailedResult,
     InvalidInputError,
     JobStatusResponse,
     JobSubmitResponse,
@@ -41,6 +43,7 @@ from decart_proto import (
     QueueStatusError,
     QueueSubmitError,
     RetryPolicy,
+    SavedResult,
     Timeouts,
     models,
 )
@@ -359,7 +362,7 @@ def _check_strict(sc: Scenario, server: Server, outcome: Outcome) -> None:
         if last.status == 409:
             probe = _requests(server, "status")
             if probe and probe[-1].reported == "failed":
-                assert outcome.value == QueueJobResult("failed", error="Job failed", job_id=JOB_ID)
+                assert outcome.value == FailedResult(JOB_ID)
             else:
                 assert isinstance(outcome.error, QueueResultError), outcome
                 assert outcome.error.data["status"] == 409
@@ -440,7 +443,7 @@ def _scripted(
 def test_the_happy_path_polls_at_the_official_rhythm() -> None:
     s = _scripted("submit_and_poll", [], job=(0.3, 1.0, False, b"MP4"))
     result = s.run()
-    assert result == QueueJobResult("completed", data=b"MP4", job_id=JOB_ID)
+    assert result == CompletedResult(b"MP4", JOB_ID)
     times = [round(r.at, 6) for r in s.server.log]
     assert [r.kind for r in s.server.log] == ["submit", "status", "status", "result"]
     assert times == [0.0, 0.5, 2.0, 2.0]
@@ -496,14 +499,14 @@ def test_a_body_of_unknown_size_goes_chunked_and_is_never_retried() -> None:
 
 def test_a_truncated_download_restarts_the_output() -> None:
     s = _scripted("result", ["truncate"], job=(0.0, 0.0, False, b"A" * 5000), to_output=True)
-    assert s.run() == QueueJobResult("completed", data=None, job_id=JOB_ID)
+    assert s.run() == SavedResult(JOB_ID)
     assert bytes(s.world.output) == b"A" * 5000
     assert s.world.output_resets == 1
 
 
 def test_result_of_a_failed_job_is_a_failed_result() -> None:
     s = _scripted("result", [], job=(0.0, 0.0, True, b""))
-    assert s.run() == QueueJobResult("failed", error="Job failed", job_id=JOB_ID)
+    assert s.run() == FailedResult(JOB_ID)
     assert [r.kind for r in s.server.log] == ["result", "status"]
 
 
@@ -585,7 +588,7 @@ def test_a_job_completed_late_in_the_deadline_is_fetched() -> None:
         "submit_and_poll", [], job=(15.0, 0.0, False, b"LATE"), timeout=22.0,
         request_timeout=60.0, poll=PollPolicy(growth=2),
     )  # fmt: skip
-    assert s.run() == QueueJobResult("completed", data=b"LATE", job_id=JOB_ID)
+    assert s.run() == CompletedResult(b"LATE", JOB_ID)
     assert [round(r.at, 6) for r in _requests(s.server, "status")] == [0.5, 2, 5, 11, 19.8]
 
 
