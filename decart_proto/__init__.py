@@ -69,6 +69,13 @@ from ._policy import PollPolicy as PollPolicy
 from ._policy import RetryPolicy as RetryPolicy
 from ._policy import Timeouts as Timeouts
 from ._pool import ConnectionPool as ConnectionPool
+from ._proxy import PROXY_ENVIRONMENT as PROXY_ENVIRONMENT
+from ._proxy import Proxy as Proxy
+from ._proxy import ProxyError as ProxyError
+from ._proxy import bypasses_proxy as bypasses_proxy
+from ._proxy import open_connection as open_connection
+from ._proxy import parse_proxy_url as parse_proxy_url
+from ._proxy import proxy_for as proxy_for
 from ._requests import Credentials as Credentials
 from ._requests import Origin as Origin
 from ._requests import Target as Target

@@ -13,6 +13,7 @@ from ._errors import DecartSDKError, OutputError, TLSVerificationError
 from ._exchange import ExchangeFailed, Response
 from ._job import Verdict
 from ._job_state import JobEvent
+from ._proxy import ProxyError
 from ._responses import Operation, error_for, read_job_json, retry_after
 
 __all__ = ["answered", "unanswered", "unusable"]
@@ -57,6 +58,8 @@ def unanswered(op: Operation, failed: ExchangeFailed) -> Verdict:
     error = op.error(f"Failed to {op.phrase}: {cause.message}", data={"status": None}, cause=cause)
     if isinstance(cause, TLSVerificationError):
         event = E.GIVE_UP  # no retry makes a certificate trusted
+    elif isinstance(cause, ProxyError) and cause.status < 500:
+        event = E.GIVE_UP  # the proxy's refusal (407: its credentials) stands on a retry
     elif failed.stale:
         event = E.STALE
     else:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 from ._classify import answered, unanswered, unusable
+from ._default_headers import default_headers as checked_headers
 from ._download import ContentProblem, Download
 from ._exchange import ExchangeFailed, exchange
 from ._inputs import FileInfo, SubmitForm, prepare_submit
@@ -23,6 +24,7 @@ from ._multipart import BodyPlan, plan_body
 from ._ops import DriverGen, Notify, ProbeFile, Sleep
 from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT, PollPolicy, RetryPolicy, Timeouts
 from ._progress import Meter
+from ._proxy import proxy_for
 from ._redact import Redactor
 from ._requests import (
     Credentials,
@@ -83,7 +85,11 @@ class Driver(Generic[S]):
     the ops' connections carry (``Driver[socket]``, say).
 
     *max_in_memory_result* bounds a result returned as ``bytes`` (the call fails, pointing to
-    an output, past it); a result streamed to an output has no bound."""
+    an output, past it); a result streamed to an output has no bound.
+
+    *proxy* (a URL) is the proxy every request goes through; without it, *environ* (the
+    ``*_PROXY`` variables, passed in by the transport, which reads the process's) may choose
+    one (``_proxy.py``). *default_headers* go with every request (``_default_headers.py``)."""
 
     def __init__(
         self,
@@ -98,6 +104,9 @@ class Driver(Generic[S]):
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         max_in_memory_result: int = DEFAULT_MAX_IN_MEMORY_RESULT,
+        proxy: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         if (
             not isinstance(max_in_memory_result, int)
@@ -108,9 +117,14 @@ class Driver(Generic[S]):
                 f"max_in_memory_result must be a positive number of bytes, got "
                 f"{max_in_memory_result!r}"
             )
-        self.target = parse_base_url(base_url)
-        self.credentials = Credentials(api_key, transport, integration)
-        self._redactor = Redactor(api_key)
+        target = parse_base_url(base_url)
+        headers = checked_headers(default_headers)
+        self.proxy = proxy_for(target.origin, proxy, environ)
+        if self.proxy is not None and not target.origin.tls:
+            target, headers = self.proxy.forwarding(target, headers)
+        self.target = target
+        self.credentials = Credentials(api_key, transport, integration, headers)
+        self._redactor = Redactor(api_key, *(self.proxy.secrets if self.proxy else ()))
         self.clock = clock
         self.rand = rand
         self.poll = poll or PollPolicy()
@@ -284,6 +298,7 @@ class Driver(Generic[S]):
                 sink=None if fetch is None else fetch.sink,
                 sent=None if meter is None or send is None else meter.uploaded(send),
                 on_head=None if fetch is None else fetch.head,
+                proxy=self.proxy,
             )
             if fetch is not None and 200 <= response.status < 300:  # the body went to it
                 yield from fetch.finish(response)

@@ -20,7 +20,6 @@ from ._multipart import BodyPlan, FileRegion
 from ._ops import (
     MAX_HEAD,
     Acquire,
-    Connect,
     Connection,
     Op,
     OutputWrite,
@@ -31,8 +30,8 @@ from ._ops import (
     Reply,
     SendBytes,
     SendFile,
-    StartTLS,
 )
+from ._proxy import Proxy, open_connection
 from ._requests import Origin
 from ._responses import MAX_SMALL_BODY
 
@@ -113,17 +112,19 @@ def exchange(
     sink: Sink | None = None,
     sent: Sent | None = None,
     on_head: Head | None = None,
+    proxy: Proxy | None = None,
 ) -> Generator[Op[S], Reply[S], Response]:
     """Send *request* with *body*, return the response. A 2xx body goes to *sink* when one is
     given (its head to *on_head* first); every other body is read into memory, bounded. *sent*
     hears how much of the body has gone out. Each step may take *step* seconds, and nothing
-    may go past *deadline*. *fresh*: on a new connection, never a pooled one."""
+    may go past *deadline*. *fresh*: on a new connection, never a pooled one. *proxy*: the
+    one the connection goes through (``_proxy.py``), None for none."""
 
     def soon() -> float:
         return min(deadline, clock() + step)
 
     try:
-        conn: Connection[S] = yield from _open(origin, soon(), fresh)
+        conn: Connection[S] = yield from _open(origin, soon(), fresh, proxy)
     except NetworkError as exc:
         raise ExchangeFailed(exc, sent=False) from exc
     try:
@@ -182,25 +183,17 @@ def _closed_unanswered(conn: Connection[S], error: NetworkError) -> bool:
 
 
 def _open(
-    origin: Origin, deadline: float, fresh: bool
+    origin: Origin, deadline: float, fresh: bool, proxy: Proxy | None
 ) -> Generator[Op[S], Reply[S], Connection[S]]:
-    """A connection to *origin*: an idle one from the pool unless *fresh* is asked for, else
-    a new one, with TLS when the origin is https. Connecting and the handshake share one
-    step's *deadline*."""
+    """A connection to *origin* (through *proxy*): an idle one from the pool unless *fresh*
+    is asked for, else a new one, with TLS when the origin is https. Connecting, a proxy's
+    tunnel and the handshake share one step's *deadline*."""
     if not fresh:
-        pooled = yield Acquire(origin, deadline)
+        pooled = yield Acquire(origin, deadline, proxy)
         if pooled is not None:
             assert isinstance(pooled, Connection), pooled
             return pooled
-    conn = yield Connect(origin, origin.host, origin.port, deadline)
-    assert isinstance(conn, Connection), conn
-    if origin.tls:
-        try:
-            yield StartTLS(conn, origin.host, deadline)
-        except NetworkError:
-            yield Release(conn, reuse=False)
-            raise
-    return conn
+    return (yield from open_connection(origin, proxy, deadline))
 
 
 def _early_response(

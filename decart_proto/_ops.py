@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 import h11
 
@@ -25,6 +25,9 @@ from ._inputs import FileInfo, FileInput
 from ._multipart import FileRegion
 from ._requests import Origin
 from ._responses import JobStatusResponse
+
+if TYPE_CHECKING:
+    from ._proxy import Proxy
 
 __all__ = [
     "Acquire",
@@ -65,20 +68,22 @@ class Connection(Generic[S]):
     identity: the transport swaps ``stream`` for its TLS stream at :class:`StartTLS`, and the
     exchange counts ``exchanges`` (0: fresh, never used)."""
 
-    origin: Origin  # the pool's key: where its requests go
+    origin: Origin  # the pool's key, with proxy: where its requests go
     stream: S  # the transport's socket or stream; the core never touches it
     http: h11.Connection = field(default_factory=_new_http, repr=False)
     exchanges: int = 0
+    proxy: Proxy | None = None  # the proxy it goes through (the core sets it after Connect)
 
 
 @dataclass(frozen=True, slots=True)
 class Acquire:
     """Answer with an idle :class:`Connection` to ``origin`` from the pool (one the server has
     not closed, as far as can be seen without waiting), or ``None`` when there is none: the
-    driver then asks for a :class:`Connect`."""
+    driver then asks for a :class:`Connect`. Through ``proxy`` only (None: a direct one)."""
 
     origin: Origin
     deadline: float
+    proxy: Proxy | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,17 +28,21 @@ _OURS = frozenset({"message", "data", "cause"})
 
 
 class Redactor:
-    def __init__(self, secret: str) -> None:
-        run = min(len(secret), MIN_RUN)
-        self._run = run
-        self._pieces = {secret[i : i + run] for i in range(len(secret) - run + 1)} if run else set()
+    """Masks *secret* (the API key) and any *more* (a proxy's password and its Basic token)."""
+
+    def __init__(self, secret: str, *more: str) -> None:
+        self._pieces: set[str] = set()
+        for each in (secret, *more):
+            run = min(len(each), MIN_RUN)
+            if run:
+                self._pieces.update(each[i : i + run] for i in range(len(each) - run + 1))
         self._byte_pieces = {piece.encode("latin-1", "replace") for piece in self._pieces}
 
     # -- text ---------------------------------------------------------------------------------
 
     def text(self, text: str) -> str:
         """*text* with every run of the key's characters (``MIN_RUN`` or more) masked."""
-        return _masked(text, self._pieces, self._run, REDACTED)
+        return _masked(text, self._pieces, REDACTED)
 
     def mentions(self, text: str) -> bool:
         return any(piece in text for piece in self._pieces)
@@ -48,7 +52,7 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, (bytes, bytearray)):
-            masked = _masked(bytes(value), self._byte_pieces, self._run, REDACTED.encode())
+            masked = _masked(bytes(value), self._byte_pieces, REDACTED.encode())
             return type(value)(masked)
         if isinstance(value, (list, tuple)):
             items = [self.value(item, seen) for item in value]
@@ -111,14 +115,14 @@ class Redactor:
             return True
 
 
-def _masked(text: AnyStr, pieces: Iterable[AnyStr], run: int, mask: AnyStr) -> AnyStr:
-    """*text* (str or bytes) with every span covered by one of *pieces* (each *run* long)
-    replaced by one *mask* per span."""
+def _masked(text: AnyStr, pieces: Iterable[AnyStr], mask: AnyStr) -> AnyStr:
+    """*text* (str or bytes) with every span covered by one of *pieces* replaced by one *mask*
+    per span."""
     spans: list[tuple[int, int]] = []
     for piece in pieces:
         at = text.find(piece)
         while at >= 0:
-            spans.append((at, at + run))
+            spans.append((at, at + len(piece)))
             at = text.find(piece, at + 1)
     if not spans:
         return text

@@ -110,11 +110,14 @@ def _ascii_host(url: str, host: str) -> str:
 
 @dataclass(frozen=True)
 class Credentials:
-    """The API key and the User-Agent, kept out of every repr."""
+    """The API key and the User-Agent, kept out of every repr; ``headers``, what every request
+    carries besides (the caller's ``default_headers``, checked by ``_default_headers.py``, and
+    a plain-http proxy's ``Proxy-Authorization``), kept out too: they often hold tokens."""
 
     api_key: str = field(repr=False)
     transport: str = "sans-io"
     integration: str | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         # The key and the integration are the caller's (their errors are the SDK's, as the
@@ -201,14 +204,23 @@ def submit_request(target: Target, creds: Credentials, path: str, body: BodyPlan
         headers.append(("Transfer-Encoding", "chunked"))
     else:
         headers.append(("Content-Length", str(body.content_length)))
-    return h11.Request(method="POST", target=target.prefix + path, headers=headers)
+    return h11.Request(method="POST", target=target.prefix + path, headers=_more(headers, creds))
 
 
 def _get(target: Target, creds: Credentials, path: str, json: bool) -> h11.Request:
     headers = _headers(target, creds)
     if json:
         headers.append(("Accept", "application/json"))
-    return h11.Request(method="GET", target=target.prefix + path, headers=headers)
+    return h11.Request(method="GET", target=target.prefix + path, headers=_more(headers, creds))
+
+
+def _more(headers: list[tuple[str, str]], creds: Credentials) -> list[tuple[str, str]]:
+    """*headers* with ``creds.headers`` added; one of those replaces ours of the same name."""
+    if creds.headers:
+        replaced = {name.lower() for name, _ in creds.headers}
+        headers = [header for header in headers if header[0].lower() not in replaced]
+        headers.extend(creds.headers)
+    return headers
 
 
 def status_request(target: Target, creds: Credentials, job_id: str) -> h11.Request:

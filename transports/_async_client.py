@@ -54,10 +54,13 @@ class AsyncDecartClient(abc.ABC, Generic[S]):
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         max_idle_connections: int = 8,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         self._config = ClientConfig.make(
             api_key, base_url, integration, ssl_context, poll, retry, timeouts,
-            max_idle_connections,
+            max_idle_connections, proxy, trust_env, default_headers,
         )  # fmt: skip
         self._io = self._make_io()
         self._driver: Driver[S] = self._config.driver(self._io.clock, self._io.name)

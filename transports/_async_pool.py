@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Callable
 from typing import IO, Generic, Protocol, TypeVar
 
-from decart_proto import Connection, ConnectionPool, Origin
+from decart_proto import Connection, ConnectionPool, Origin, Proxy
 
 from . import _style
 from ._common import Address
@@ -101,12 +101,12 @@ class AsyncPool(Generic[S]):
         self._lock = _style.AsyncPoolLock()
         self._closed = False
 
-    def take(self, origin: Origin) -> Connection[S] | None:
-        """An idle connection to *origin* still fit for a request, or None; the stale ones
-        found on the way are closed."""
+    def take(self, origin: Origin, proxy: Proxy | None = None) -> Connection[S] | None:
+        """An idle connection to *origin* (through *proxy*) still fit for a request, or None;
+        the stale ones found on the way are closed."""
         while True:
             with self._lock:
-                conn = self._pooled.take(origin)
+                conn = self._pooled.take(origin, proxy)
             if conn is None or not self._io.is_stale(conn.stream):
                 return conn
             self._io.close(conn.stream)

@@ -131,7 +131,7 @@ class AsyncRun(Generic[S]):
             await self.io.send(op.connection.stream, op.data, op.deadline)
             return None
         if isinstance(op, Acquire):
-            return self._hold(self.pool.take(op.origin))
+            return self._hold(self.pool.take(op.origin, op.proxy))
         if isinstance(op, Release):
             self.held.discard(op.connection)
             self.pool.give_back(op.connection, op.reuse)

@@ -17,16 +17,18 @@ import select
 import socket
 import ssl
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, BinaryIO, TypeVar, Union
 
 from decart_proto import (
+    PROXY_ENVIRONMENT,
     Driver,
     FileInfo,
     FileInput,
     FileRegion,
     InvalidAPIKeyError,
+    InvalidBaseURLError,
     InvalidInputError,
     IOTimeout,
     NetworkError,
@@ -68,7 +70,9 @@ DEFAULT_BASE_URL = "https://api.decart.ai"
 @dataclass(frozen=True)
 class ClientConfig:
     """A client's settings, checked once. The key comes from ``DECART_API_KEY`` when not given,
-    as in Decart's clients."""
+    as in Decart's clients. With ``trust_env`` (as in httpx and requests), so do the base URL
+    (``DECART_BASE_URL``) and, without ``proxy``, the proxy (``HTTPS_PROXY`` and the rest,
+    kept in ``environ`` as they were when the client was made; ``_proxy.py`` reads them)."""
 
     api_key: str
     base_url: str
@@ -78,6 +82,9 @@ class ClientConfig:
     retry: RetryPolicy
     timeouts: Timeouts
     max_idle_connections: int
+    proxy: str | None = None
+    environ: Mapping[str, str] | None = None
+    default_headers: Mapping[str, str] | None = None
 
     def __repr__(self) -> str:
         return f"ClientConfig(base_url={self.base_url!r}, api_key=<hidden>)"
@@ -93,21 +100,35 @@ class ClientConfig:
         retry: RetryPolicy | None,
         timeouts: Timeouts | None,
         max_idle_connections: int,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        default_headers: Mapping[str, str] | None = None,
     ) -> ClientConfig:
         key = api_key if api_key is not None else os.environ.get("DECART_API_KEY", "")
         if not key or not key.strip():
             raise InvalidAPIKeyError()
+        from_env = not base_url and trust_env and bool(os.environ.get("DECART_BASE_URL"))
         config = cls(
             key.strip(),
-            base_url or DEFAULT_BASE_URL,
+            (os.environ["DECART_BASE_URL"] if from_env else base_url) or DEFAULT_BASE_URL,
             integration,
             ssl_context,
             poll or PollPolicy(),
             retry or RetryPolicy(),
             timeouts or Timeouts(),
             max_idle_connections,
+            proxy,
+            {n: os.environ[n] for n in PROXY_ENVIRONMENT if n in os.environ} if trust_env else None,
+            default_headers,
         )
-        config.driver(lambda: 0.0, "check")  # validates the base URL and the key's characters
+        try:
+            # Checks the base URL, the key's characters, the proxy and the default headers.
+            config.driver(lambda: 0.0, "check")
+        except InvalidBaseURLError as exc:
+            if from_env:
+                exc.message += " (read from the DECART_BASE_URL environment variable)"
+                exc.args = (exc.message,)
+            raise
         return config
 
     def driver(self, clock: Callable[[], float], transport: str) -> Driver[S]:
@@ -122,6 +143,9 @@ class ClientConfig:
             poll=self.poll,
             retry=self.retry,
             timeouts=self.timeouts,
+            proxy=self.proxy,
+            environ=self.environ,
+            default_headers=self.default_headers,
         )
 
     def tls_context(self) -> ssl.SSLContext:

@@ -14,6 +14,7 @@ from decart_proto import NetworkError as NetworkError
 from decart_proto import OutputError as OutputError
 from decart_proto import PollPolicy as PollPolicy
 from decart_proto import Progress as Progress
+from decart_proto import ProxyError as ProxyError
 from decart_proto import QueueJobResult as QueueJobResult
 from decart_proto import QueueResultError as QueueResultError
 from decart_proto import QueueStatusError as QueueStatusError
@@ -37,6 +38,7 @@ __all__ = [
     "OutputError",
     "PollPolicy",
     "Progress",
+    "ProxyError",
     "QueueJobResult",
     "QueueResultError",
     "QueueStatusError",

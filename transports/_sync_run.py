@@ -130,7 +130,7 @@ class SyncRun(Generic[S]):
             self.io.send(op.connection.stream, op.data, op.deadline)
             return None
         if isinstance(op, Acquire):
-            return self._hold(self.pool.take(op.origin))
+            return self._hold(self.pool.take(op.origin, op.proxy))
         if isinstance(op, Release):
             self.held.discard(op.connection)
             self.pool.give_back(op.connection, op.reuse)

@@ -254,4 +254,9 @@ def test_credentials_hold_nothing_but_what_they_were_given() -> None:
     other = status_request(parse_base_url("http://h:2"), creds, "j")
     assert wire(other).splitlines()[1] == b"Host: h:2"
     assert creds == Credentials(KEY) and hash(creds) == hash(Credentials(KEY))
-    assert vars(creds) == {"api_key": KEY, "transport": "sans-io", "integration": None}
+    assert vars(creds) == {
+        "api_key": KEY,
+        "transport": "sans-io",
+        "integration": None,
+        "headers": (),
+    }
