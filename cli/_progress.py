@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from decart_proto import Progress
 
-from ._text import clean, markup, say
+from ._rows import Field, clock, fit, sizes
+from ._text import clean, say
 
 __all__ = [
     "Bytes",
@@ -102,51 +103,28 @@ class Reporter:
 
 
 class RichReporter(Reporter):
-    """A live display on a terminal: bars with rate and ETA, and each job's status."""
+    """A live display on a terminal: a row per transfer (bar, percentage, size, rate, time
+    left) and per job (its status, the time since it was first seen), each row fitted to the
+    terminal's width by :mod:`._rows`, so that nothing wraps or is cut mid-number."""
+
+    SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
     def __init__(self, stream: TextIO, secret: str) -> None:
         super().__init__(stream, False, secret)
-        from rich.console import Console  # noqa: PLC0415 - rich is the optional cli extra
-        from rich.progress import (  # noqa: PLC0415
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            ProgressColumn,
-            SpinnerColumn,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-        from rich.text import Text  # noqa: PLC0415
+        from rich.console import Console, Group, RenderableType  # noqa: PLC0415 - the cli extra
+        from rich.progress import Progress  # noqa: PLC0415
 
-        self.console = Console(file=stream, highlight=False)
+        self.console = console = Console(file=stream, highlight=False)
+        render = self._render
 
-        class Only(ProgressColumn):
-            """A column shown for one kind of task (bytes or status), blank for the other."""
+        class Display(Progress):
+            """rich's live progress, drawn as fitted rows instead of a table of columns."""
 
-            def __init__(self, kind: str, column: ProgressColumn) -> None:
-                super().__init__()
-                self.kind, self.column = kind, column
+            def get_renderables(self) -> Iterable[RenderableType]:
+                width = console.width  # read at each refresh: a resized terminal is followed
+                yield Group(*(render(task, width) for task in self.tasks))
 
-            def render(self, task: Any) -> Any:
-                if task.fields.get("kind") != self.kind:
-                    return Text("")
-                return self.column.render(task)
-
-        self.progress = Progress(
-            SpinnerColumn(finished_text="[green]✓"),
-            TextColumn("{task.description}"),
-            Only("bytes", BarColumn(bar_width=24)),
-            Only("bytes", TaskProgressColumn()),
-            Only("bytes", DownloadColumn()),
-            Only("bytes", TransferSpeedColumn()),
-            Only("bytes", TimeRemainingColumn()),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=False,
-        )
+        self.progress = Display(console=self.console, transient=False)
         self.progress.start()
         self._closed = False
         self._tasks: dict[int, Any] = {}
@@ -156,7 +134,7 @@ class RichReporter(Reporter):
         self.progress.console.print(clean(text, self.secret), markup=False, highlight=False)
 
     def _started(self, bar: Bytes) -> None:
-        label = markup(bar.label, self.secret)  # descriptions are rich markup
+        label = clean(bar.label, self.secret)
         self._tasks[id(bar)] = self.progress.add_task(label, total=bar.total, kind="bytes")
 
     def _bytes(self, bar: Bytes) -> None:
@@ -170,14 +148,15 @@ class RichReporter(Reporter):
             self.progress.update(task, completed=bar.done, total=bar.total)
 
     def status(self, label: str, job_id: str, status: str, elapsed: float) -> None:
-        shown, job, state = (markup(text, self.secret) for text in (label, job_id, status))
-        text = f"{shown}: job {job} [bold]{state}[/bold]"
+        job, state = clean(job_id, self.secret), clean(status, self.secret)
         task = self._status_tasks.get(job_id)
         if task is None:
-            task = self.progress.add_task(text, total=None, kind="status")
+            task = self.progress.add_task(
+                clean(label, self.secret) + ":", total=None, kind="status", job=job, state=state
+            )
             self._status_tasks[job_id] = task
         else:
-            self.progress.update(task, description=text)
+            self.progress.update(task, state=state)
         if status in ("completed", "failed"):
             self.progress.update(task, total=1, completed=1)
             self.progress.stop_task(task)
@@ -186,6 +165,71 @@ class RichReporter(Reporter):
         if not self._closed:
             self._closed = True
             self.progress.stop()
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def _render(self, task: Any, width: int) -> Any:
+        from rich.text import Text  # noqa: PLC0415
+
+        done = task.stop_time is not None
+        if done:
+            spinner = ("✓", "green")
+        else:
+            spinner = (self.SPINNER[int(task.get_time() * 12) % len(self.SPINNER)], "green")
+        fraction: float | None = None
+        if task.fields.get("kind") == "bytes":
+            fraction = task.completed / task.total if task.total else None
+            fields = _transfer_fields(task, done)
+        else:
+            fields = [
+                Field(f"job {task.fields['job']}", "", 1),
+                Field(task.fields["state"], "bold", 0),
+                Field(clock(task.elapsed), "progress.elapsed", 2),
+            ]
+        bar = task.fields.get("kind") == "bytes"
+        row = fit(task.description, fields, width - 2, bar=bar)
+        text = Text(no_wrap=True, overflow="crop")
+        text.append(spinner[0], spinner[1])
+        text.append(" " + row.label)
+        if row.bar:
+            text.append(" ")
+            _draw_bar(text, row.bar, fraction, done, task.get_time())
+        for field in row.fields:
+            text.append(" ")
+            text.append(field.text, field.style)
+        return text
+
+
+def _transfer_fields(task: Any, done: bool) -> list[Field]:
+    """A transfer's fields: the percentage (when its length is known), the size, the rate, and
+    the time left (or, once done, the time it took)."""
+    completed, total = int(task.completed), task.total
+    fields = []
+    if total:
+        fields.append(Field(f"{100 * completed / total:3.0f}%", "progress.percentage", 0))
+    fields.append(Field(sizes(completed, total), "progress.download", 1 if total else 0))
+    speed = task.finished_speed or task.speed
+    if speed is not None:
+        fields.append(Field(f"{human_bytes(speed)}/s", "progress.data.speed", 2))
+    if done:
+        fields.append(Field(clock(task.elapsed), "progress.elapsed", 3))
+    else:
+        fields.append(Field(clock(task.time_remaining), "progress.remaining", 3))
+    return fields
+
+
+def _draw_bar(text: Any, width: int, fraction: float | None, done: bool, now: float) -> None:
+    """The bar, as rich draws its own (heavy lines); a moving piece when the length is
+    unknown (an upload from a pipe)."""
+    if fraction is None:
+        start = int(now * 10) % width
+        lit = {(start + n) % width for n in range(min(3, width))}
+        for cell in range(width):
+            text.append("━", "bar.pulse" if cell in lit else "bar.back")
+        return
+    filled = min(width, int(fraction * width))
+    text.append("━" * filled, "bar.finished" if done else "bar.complete")
+    text.append("━" * (width - filled), "bar.back")
 
 
 def make_reporter(stream: TextIO, quiet: bool, secret: str) -> Reporter:
