@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterable
 from typing import TextIO
 
-__all__ = ["MAX_MESSAGE", "clean", "markup", "one_line", "say", "visible"]
+__all__ = ["MAX_MESSAGE", "clean", "one_line", "say", "visible"]
 
 MAX_MESSAGE = 400
 
@@ -64,13 +64,6 @@ def one_line(text: str, secret: str = "") -> str:
     if len(text) > MAX_MESSAGE:
         text = text[: MAX_MESSAGE - 1] + "…"
     return text
-
-
-def markup(text: str, secret: str = "") -> str:
-    """*text* for a ``rich`` markup string: :func:`clean`, and its brackets taken literally."""
-    from rich.markup import escape  # noqa: PLC0415 - rich is the optional cli extra
-
-    return escape(clean(text, secret))
 
 
 def say(stream: TextIO, lines: str | Iterable[str], secret: str = "") -> None:
