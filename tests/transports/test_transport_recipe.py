@@ -43,7 +43,7 @@ def _lines(name: str) -> int:
 
 def test_every_line_count_in_the_recipe_is_true() -> None:
     claims = {name: int(count) for name, count in ROW.findall(RECIPE)}
-    assert len(claims) >= 10, claims  # the table is there, and read
+    assert len(claims) >= 8, claims  # the table is there, and read
     actual = {name: _lines(name) for name in claims}
     assert claims == actual
 
