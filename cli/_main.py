@@ -22,6 +22,7 @@ from typing import Any
 from ._args import PROG, BatchArgs, DemoArgs, JobArgs, JobOptions, Settings, SubmitArgs, read
 from ._batch import run_batch
 from ._commands import cmd_result, cmd_status, cmd_submit, cmd_wait
+from ._completion import print_completion
 from ._demo import run_demo
 from ._exit import CliError, ExitCode, classify
 from ._parser import build_parser, check_common, command_at, secret_from
@@ -69,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(sys.stderr, parser.format_help().splitlines())
         return ExitCode.BAD_INPUT
     check_common(namespace, parser)
+    if namespace.command == "completion":
+        shell = namespace.shell
+        return _finish(None, lambda: print_completion(parser, shell), secret, json_mode=False)
     settings = read(Settings, namespace)
     reporter = make_reporter(sys.stderr, settings.quiet, secret)
     session = Session(settings, secret, reporter)

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from decart_proto import DEFAULT_JOB_TIMEOUT, PollPolicy, __version__, models
 
 from ._args import DEFAULT_MODEL, PROG
+from ._completion import SHELLS
 from ._exit import ExitCode
 from ._text import one_line
 
@@ -29,10 +30,18 @@ examples:
   decart-proto result JOB_ID -o out.mp4             # download a finished job
   decart-proto batch clips/*.mp4 --prompt "Anime style" --out-dir edited/
   decart-proto emulator --port 8000                 # a local Queue API for your own tests
+  decart-proto completion bash > ~/.local/share/bash-completion/completions/decart-proto
 
 exit codes: 0 ok, 2 bad input, 3 auth, 4 server, 5 network, 6 job failed,
             7 deadline passed, 8 result not ready yet, 130 interrupted (Ctrl-C),
             1 a bug in decart-proto
+"""
+
+COMPLETION_EXAMPLES = """\
+install it where your shell finds it, for example:
+  decart-proto completion bash > ~/.local/share/bash-completion/completions/decart-proto
+  decart-proto completion zsh > "${fpath[1]}/_decart-proto"     # then start a new zsh
+  decart-proto completion tcsh > ~/.decart-proto.tcsh     # and source it from ~/.tcshrc
 """
 
 
@@ -295,6 +304,15 @@ def build_parser(secret: str = "") -> _Parser:
         metavar="SECONDS",
         help="how long it then keeps it processing (default: 1.5)",
     )
+
+    completion = commands.add_parser(
+        "completion",
+        help="print the shell's completion script (bash, zsh or tcsh)",
+        description="Print the completion script of SHELL for decart-proto, on stdout.",
+        epilog=COMPLETION_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    completion.add_argument("shell", choices=SHELLS, metavar="SHELL", help="bash, zsh or tcsh")
 
     emulator = commands.add_parser(
         "emulator",
