@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
-import socket
-import ssl
-import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +16,10 @@ import h11
 import trio
 
 from decart_emulator import Emulator
+
+# The servers a test starts itself, shared with the conformance kit (which runs them too).
+from decart_emulator.conformance_servers import SlowReader as SlowReader
+from decart_emulator.conformance_servers import read_request_head as read_request_head
 from decart_proto import PollPolicy, RetryPolicy
 
 T = TypeVar("T")
@@ -119,82 +120,6 @@ def client_options(emu: Emulator, **overrides: Any) -> dict[str, Any]:
     return options
 
 
-def read_request_head(conn: socket.socket) -> bool:
-    """For a server of a test's own: read from *conn* until a request's head is in (its body,
-    if any, left unread); False if the client closed first."""
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return False
-        head += chunk
-    return True
-
-
 def leftovers(directory: Path) -> list[str]:
     """Temporary or partial outputs left in *directory*."""
     return sorted(p.name for p in directory.iterdir() if p.name.endswith(".part"))
-
-
-class SlowReader:
-    """A server on 127.0.0.1 that reads *piece* bytes every *pace* seconds from each
-    connection and never answers: an upload to it moves, slowly, so only a deadline that
-    counts the whole call (not each wait on the socket) ends it. ``with SlowReader(tls) as
-    server:`` serves on ``server.port`` and stops on exit."""
-
-    def __init__(self, tls: ssl.SSLContext | None, piece: int = 256 * 1024, pace: float = 0.1):
-        self.tls = tls
-        self.piece = piece
-        self.pace = pace
-        self.listener = socket.socket()
-        # A small receive buffer (set before listen(), so accepted sockets inherit it): the
-        # kernel must not swallow the upload on the server's behalf.
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, piece)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen()
-        self.listener.settimeout(0.1)
-        self.port: int = self.listener.getsockname()[1]
-        self.stopping = threading.Event()
-        self.threads: list[threading.Thread] = []
-
-    def __enter__(self) -> SlowReader:
-        self._start(self._accept)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=5)
-        self.listener.close()
-
-    def _start(self, target: Callable[..., None], *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self.threads.append(thread)
-        thread.start()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            self._start(self._read_slowly, conn)
-
-    def _read_slowly(self, conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(1.0)
-            try:
-                if self.tls is not None:
-                    conn = self.tls.wrap_socket(conn, server_side=True)
-                while not self.stopping.wait(self.pace):
-                    got = 0
-                    while got < self.piece:  # a TLS recv() gives at most one record
-                        try:
-                            data = conn.recv(self.piece - got)
-                        except (TimeoutError, ssl.SSLWantReadError):
-                            break
-                        if not data:
-                            return
-                        got += len(data)
-            except OSError:  # the client gave up and closed: done
-                return
