@@ -25,7 +25,7 @@ from cli_helpers import (
     resume_args,
 )
 
-from decart_emulator import Emulator, Fault
+from decart_emulator import Emulator, Fault, sample_video_path
 
 # Several upload pieces and download reports, and no round number.
 PAYLOAD = os.urandom(3 * 1024 * 1024 + 4321)
@@ -134,13 +134,18 @@ def test_a_cut_download_into_a_pipe_fails_with_the_job_to_resume(
     assert line.count(job_id) == 1  # the command to paste, not also the client's sentence
 
 
-def test_the_demo_writes_to_stdout(tmp_path: Path) -> None:
-    demo = ["demo", "--pending-seconds", "0.1", "--processing-seconds", "0.1", *FAST, "-o", "-"]
-    done = _run(demo, None, tmp_path)
+def test_the_demo_reads_stdin_and_writes_to_stdout(tmp_path: Path) -> None:
+    demo = ["demo", "--pending-seconds", "0.1", "--processing-seconds", "0.1", *FAST]
+    done = _run([*demo, "--input", "-", "-o", "-"], None, tmp_path, input=sample_bytes())
     assert done.returncode == 0, done.stderr
     assert done.stdout[4:8] == b"ftyp" and len(done.stdout) > 100
-    assert "Saved the result to stdout" in done.stderr.decode()
+    err = done.stderr.decode()
+    assert "Submitting stdin to lucy-2.1" in err and "Saved the result to stdout" in err
     assert os.listdir(tmp_path) == []
+
+
+def sample_bytes() -> bytes:
+    return sample_video_path().read_bytes()
 
 
 def test_refusals_before_anything_is_sent(echo: Emulator, tmp_path: Path) -> None:
