@@ -84,6 +84,20 @@ async def test_truncated_result_is_fetched_again(
     assert leftovers(tmp_path) == []
 
 
+async def test_a_retry_waits_the_seconds_retry_after_asks(connect: Any, emu: Emulator) -> None:
+    # A 429 proves no job was created, so the submit is made again: after the server's 1 s,
+    # not after the suite's own backoff (at most 50 ms), which is all that a client ignoring
+    # Retry-After would wait.
+    emu.add_fault(Fault(method="POST", path=SUBMIT_PATH, status=429, headers={"Retry-After": "1"}))
+    async with connect() as api:
+        started = time.monotonic()
+        job = await api.queue.submit({"model": MODEL, "data": b"v", "prompt": "x"})
+        elapsed = time.monotonic() - started
+    assert _answers(emu, "POST", SUBMIT_PATH)[-2:] == [429, 200]
+    assert job.job_id in emu.jobs
+    assert elapsed >= 1.0, elapsed
+
+
 async def test_submit_retried_only_when_no_job_was_created(connect: Any, emu: Emulator) -> None:
     before = emu.submit_count
     emu.add_fault(Fault(method="POST", path=SUBMIT_PATH, status=503, headers={"Retry-After": "0"}))
