@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import datetime
 import json
 import os
 import pstats
@@ -29,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+
+from _measure import code_version, machine  # benchmarks/ is on the path: they run as scripts
 
 __all__ = [
     "API_KEY",
@@ -324,6 +327,7 @@ def media_main(script: str, direction: str, clients: dict[str, ChildClient]) -> 
         help="run this client once in-process under cProfile (first mode only)",
     )
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--json", help="also write the figures here, for benchmarks/plot.py")
     options = parser.parse_args()
     if options.profile:
         _profile_media(options, clients[options.profile], options.modes.split(",")[0])
@@ -392,6 +396,32 @@ def media_main(script: str, direction: str, clients: dict[str, ChildClient]) -> 
             for server in servers.values():
                 server.stop()
 
+    if options.json:
+        medians = {
+            mode: {
+                name: {
+                    "mib_s": median(speed[name, mode]),
+                    "peak_mib": median(peak[name, mode]),
+                    "baseline_mib": median(base[name, mode]),
+                }
+                for name in names
+                if (name, mode) in speed
+            }
+            for mode in modes
+        }
+        record = {
+            "benchmark": f"bench_{direction}",
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "machine": machine(),
+            "code": code_version(),
+            "command": " ".join(["python", *sys.argv]),
+            "options": vars(options),
+            "medians": medians,
+            "errors": {f"{name}/{mode}": error for (name, mode), error in errors.items()},
+            "samples": {f"{name}/{mode}": mib_s for (name, mode), mib_s in speed.items()},
+        }
+        with open(options.json, "w") as f:
+            json.dump(record, f, indent=1)
     for mode in modes:
         raw = median(speed.get(("raw", mode), []))
         rows = []

@@ -23,8 +23,10 @@ import importlib
 import inspect
 import json
 import os
+import platform
 import resource
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -47,6 +49,23 @@ __all__ = [
 def transport(name: str) -> ModuleType:
     """Our transport module *name* (``blocking``, ``asyncio``, ``trio``)."""
     return importlib.import_module(f"decart_proto.transports.{name}")
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on, for a benchmark's JSON and the charts' captions."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "load_average": os.getloadavg(),  # other work on a shared machine inflates CPU times
+    }
 
 
 def code_version() -> dict[str, Any]:

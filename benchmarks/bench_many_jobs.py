@@ -20,7 +20,6 @@ import datetime
 import importlib.util
 import json
 import os
-import platform
 import subprocess
 import sys
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import median, print_table
 from _many_clients import CLIENTS, OURS
-from _measure import code_version, run_child
+from _measure import code_version, machine, run_child
 from _status_server import StatusServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -243,22 +242,6 @@ def _print_failures(samples: list[dict[str, Any]]) -> None:
             )
 
 
-def _machine() -> dict[str, Any]:
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "kernel": platform.release(),
-        "python": sys.version.split()[0],
-        "load_average": os.getloadavg(),  # other work on a shared machine inflates CPU times
-    }
-
-
 def _profile(options: argparse.Namespace, name: str, jobs: int) -> None:
     with StatusServer() as server:
         server.reset()
@@ -274,7 +257,7 @@ def main() -> None:
         _profile(options, options.profile, sizes[0])
         return
     names = [n for n in options.clients.split(",") if n and _available(n)]
-    machine = _machine()
+    facts = machine()
     samples, failures = _run_rounds(options, names, sizes)
     medians = _medians(samples)
     _print_tables(options, names, sizes, medians, failures)
@@ -286,7 +269,7 @@ def main() -> None:
                 {
                     "benchmark": "bench_many_jobs",
                     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                    "machine": machine,
+                    "machine": facts,
                     "code": code_version(),
                     "load_average_after": os.getloadavg(),
                     "command": " ".join(["python", *sys.argv]),

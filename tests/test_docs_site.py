@@ -141,3 +141,27 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     for style in ("blocking", "asyncio", "trio"):
         assert f'id="decart_proto.transports.{style}.DecartClient"' in clients
     assert 'id="decart_proto.transports.blocking.QueueClient.submit_and_poll"' in clients
+
+
+def test_the_charts_are_drawn_from_the_committed_figures(tmp_path: Path) -> None:
+    """benchmarks/plot.py, run on benchmarks/results/, draws the charts committed under
+    docs/charts/: the same files, saying the same (titles, the machine and date, every bar's
+    figure, as text). The drawing itself may differ between matplotlib versions; the words and
+    numbers may not."""
+    pytest.importorskip("matplotlib", reason="the docs extra: pip install -e '.[docs]'")
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "plot.py"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    drawn = sorted(path.name for path in tmp_path.glob("*.svg"))
+    committed = sorted(path.name for path in (DOCS / "charts").glob("*.svg"))
+    assert drawn == committed, "regenerate: python benchmarks/plot.py"
+    assert {"many_jobs_cpu.svg", "upload_speed.svg", "download_speed.svg"} <= set(drawn)
+    for name in drawn:
+        fresh = _svg_texts((tmp_path / name).read_text())
+        assert fresh == _svg_texts((DOCS / "charts" / name).read_text()), (
+            f"{name} is stale: python benchmarks/plot.py"
+        )
+        assert any("Python" in text for text in fresh)  # the caption: date, machine, commit
