@@ -290,13 +290,23 @@ async def test_existing_output_survives_a_failed_download(
 
 
 async def test_connections_are_kept_alive(connect: Any, emu: Emulator) -> None:
+    def exchanges() -> list[int]:
+        return sorted(conn.exchanges for conn in api.idle_connections())
+
+    options = {"model": MODEL, "data": b"v", "prompt": "x"}
     async with connect() as api:
-        job = await api.queue.submit({"model": MODEL, "data": b"v", "prompt": "x"})
-        for _ in range(5):
+        job = await api.queue.submit(options)
+        for _ in range(2):
             await api.queue.status(job.job_id)
-        # A submit always opens a fresh connection; the five status requests then reuse it.
-        idle = api.idle_connections()
-        assert [conn.exchanges for conn in idle] == [6]
+        # The status requests rode the submit's connection, kept alive.
+        assert exchanges() == [3]
+        # A submit never rides a kept-alive connection, though one is idle in the pool: were
+        # the server to have closed it, nobody could tell whether a job had been created.
+        await api.queue.submit(options)
+        assert exchanges() == [1, 3]
+        # A status request does: one of the two, and no third connection.
+        await api.queue.status(job.job_id)
+        assert len(exchanges()) == 2 and sum(exchanges()) == 5
         api.assert_pool_clean()
 
 
