@@ -39,7 +39,14 @@ S = TypeVar("S")
 class SyncDecartClient(abc.ABC, Generic[S]):
     """A Decart Queue API client; each transport names a subclass ``DecartClient`` that
     chooses its :class:`SyncIO`. One client serves any number of concurrent calls, which
-    share its connections; ``with`` closes them on exit."""
+    share its connections; ``with`` closes them on exit.
+
+    ``proxy`` (``http://user:password@host:port``) is the proxy every request goes through;
+    with ``trust_env`` (the default, as in httpx and requests) ``HTTPS_PROXY``, ``HTTP_PROXY``,
+    ``ALL_PROXY`` and ``NO_PROXY`` choose one when ``proxy`` is not given, and
+    ``DECART_BASE_URL`` is the base URL when ``base_url`` is not. ``default_headers`` go with
+    every request; none may be one the client writes itself (the key, ``Host``, the framing):
+    docs/clients.md."""
 
     def __init__(
         self,
