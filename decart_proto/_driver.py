@@ -246,6 +246,7 @@ class Driver(Generic[S]):
             job_id=job_id,
             replayable=body is None or body.content_length is not None,
             request_timeout=self.timeouts.request,
+            answer_window=self.timeouts.answer if timeout is None else None,
         )
         meter = Meter() if progress else None
         download = Download(to_output=to_output, meter=meter, limit=self.max_in_memory_result)

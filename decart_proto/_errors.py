@@ -115,8 +115,24 @@ class QueueResultError(DecartSDKError):
 
 
 class DeadlineExceededError(DecartSDKError, TimeoutError):
-    """The call's deadline passed; ``.data["job_id"]`` is set when a job exists, so the wait
-    can be resumed."""
+    """The call's deadline passed, or cannot be met: the server asked for a wait that ends
+    after the last moment an attempt may start. ``.data``: ``"job_id"`` (set when a job
+    exists, so that the wait can be resumed), ``"status"`` (the job's last known status),
+    ``"last_failure"`` (the failure of the last attempt, also ``__cause__``, or None when every
+    answer was good and the job simply did not finish in time). The properties read them
+    typed."""
+
+    @property
+    def job_id(self) -> str | None:
+        """The job to resume waiting for, when one was created."""
+        job_id = self.data.get("job_id")
+        return job_id if isinstance(job_id, str) else None
+
+    @property
+    def last_failure(self) -> DecartSDKError | None:
+        """Why the last attempt failed (refused, timed out, a 503 and its request id...)."""
+        failure = self.data.get("last_failure")
+        return failure if isinstance(failure, DecartSDKError) else None
 
 
 class LocalProtocolError(Exception):

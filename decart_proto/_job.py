@@ -11,6 +11,7 @@ deadline; once no attempt fits, the call waits out its deadline and only then en
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,11 +24,13 @@ from ._job_state import (
     START_ONCE,
     TERMINAL,
     TRANSITIONS,
+    TRIES_FOR_AN_ANSWER,
     JobEvent,
     JobState,
     Mode,
     failure_event,
     next_state,
+    retry_event,
 )
 from ._policy import DEFAULT_REQUEST_TIMEOUT, PollPolicy, RetryPolicy, last_attempt_reserve
 from ._responses import JobStatus, JobStatusResponse
@@ -115,7 +118,10 @@ _ANSWERS = frozenset({*_STATUSES, E.FETCHED, E.NO_CONTENT})
 class JobMachine:
     """One call's job. *replayable*: whether a submit's body can be sent again (not when it is
     read from a pipe as it goes). *request_timeout*: how long one step of a request may take,
-    which sets how long before the deadline the last attempt starts (``_policy.py``)."""
+    which sets how long before the deadline the last attempt starts (``_policy.py``).
+    *answer_window*: for a call that tries for an answer only so long (``TRIES_FOR_AN_ANSWER``;
+    the driver gives it when the caller gave no timeout), no attempt starts later than this
+    after *now*."""
 
     def __init__(
         self,
@@ -129,6 +135,7 @@ class JobMachine:
         job_id: str | None = None,
         replayable: bool = True,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        answer_window: float | None = None,
     ) -> None:
         if (job_id is None) != (mode in START_ONCE):
             need = "needs a" if job_id is None else "takes no"
@@ -140,6 +147,12 @@ class JobMachine:
         self.deadline = deadline
         # The latest moment a poll or a retry may start (see _wake).
         self.last_start = deadline - last_attempt_reserve(request_timeout, deadline - now)
+        self.answer_window = answer_window if mode in TRIES_FOR_AN_ANSWER else None
+        # No retry starts after this (see retry_event).
+        self.window_end = math.inf if self.answer_window is None else now + self.answer_window
+        # Why the call ended before its deadline allowed, when it did (for the error's message).
+        self.gave_up: str | None = None
+        self.ended_at: float | None = None
         self.job_id = job_id
         self.poll = poll or PollPolicy()
         self.retry = retry or RetryPolicy()
@@ -192,6 +205,22 @@ class JobMachine:
             retries_left=self.retry.max_retries - self.retries,
             fresh=self._fresh(),
         )
+        wait = None
+        if event in _RETRIES and E.TIMER in self._table.get(
+            next_state(self.mode, state, event), {}
+        ):
+            # Worked out before the table is read: a retry that cannot start in time ends the
+            # call now (retry_event).
+            wait = self.retry.delay(self.retries + 1, self._rand(), verdict.retry_after)
+            event = retry_event(
+                event,
+                wait=wait,
+                server_asked=verdict.retry_after is not None,
+                start_left=self.last_start - now,
+                window_left=self.window_end - now,
+            )
+        if event is E.EXHAUSTED or event is E.DEADLINE:
+            self._explain(now, event, verdict.retry_after)
         self._fire(event)
         self.stale = event is E.STALE
         change = None
@@ -210,11 +239,9 @@ class JobMachine:
         elif event in _ANSWERS:
             self.retries = 0  # the server is there again
         if E.TIMER in self._table.get(self.state, ()):
-            if event in _RETRIES:
-                delay = self.retry.delay(self.retries, self._rand(), verdict.retry_after)
-            else:
-                delay = self.poll.delay(self.polls, self._rand())
-            self.wake_at = self._wake(now, delay)
+            if wait is None:
+                wait = self.poll.delay(self.polls, self._rand())
+            self.wake_at = self._wake(now, wait)
         return change
 
     def failure(self) -> DecartSDKError | None:
@@ -227,15 +254,58 @@ class JobMachine:
         return None
 
     def deadline_error(self) -> DeadlineExceededError:
+        """The deadline's error: what was waited for, and why it ended there — the deadline
+        passed, or the server asked for a wait past it — with the last attempt's failure named
+        and chained, and the job id to resume with."""
         what = f"job {self.job_id}" if self.job_id else "the submit"
+        total = f"{self.deadline - self.started:.1f} s"
+        if self.gave_up is not None and self.ended_at is not None:
+            head = (
+                f"Giving up at {self.ended_at - self.started:.1f} s of the {total} deadline "
+                f"while waiting for {what}: {self.gave_up}"
+            )
+        else:
+            head = f"Deadline of {total} passed while waiting for {what}"
+        hint = resume_hint(self.job_id)
+        last = ""
+        if self.error is not None:
+            # The failure's own message may end with the same hint: it is given once, last.
+            last = f"; the last attempt failed: {self.error.message.removesuffix(hint)}"
         return DeadlineExceededError(
-            f"Deadline of {self.deadline - self.started:.1f} s passed while waiting for "
-            f"{what} (last status: {self.status or 'none'}){resume_hint(self.job_id)}",
-            data={"job_id": self.job_id, "status": self.status},
+            f"{head} (last status: {self.status or 'none'}){last}{hint}",
+            data={"job_id": self.job_id, "status": self.status, "last_failure": self.error},
             cause=self.error,
         )
 
     # -- inside -------------------------------------------------------------------------------
+
+    def _explain(self, now: float, event: JobEvent, retry_after: float | None) -> None:
+        """Say why a failure ends the call (the error raised is the failure's own, or the
+        deadline's): the budget spent, or a wait the server asked for that cannot fit."""
+        self.ended_at = now
+        asked = "" if retry_after is None else f"the server asked to retry after {retry_after:g} s"
+        if event is E.DEADLINE:
+            if now < self.deadline:  # ended early: retry_event
+                self.gave_up = asked
+            return
+        if self.error is None or self.state in KEEPS_ERROR:
+            return
+        elapsed = now - self.started
+        if self.retries < self.retry.max_retries:  # the answer window: retry_event
+            why = (
+                f"{self.mode.value}() tries for {self.answer_window:g} s when called without "
+                "timeout= (Timeouts.answer)"
+            )
+            if asked:
+                why = f"{asked}, and {why}"
+        else:
+            why = f"the retry budget is spent (RetryPolicy.max_retries={self.retry.max_retries})"
+        attempts = self.retries + 1
+        hint = resume_hint(self.job_id) if self.mode in REPORTS_CHANGES else ""
+        self.error.message = (
+            f"{self.error.message.removesuffix(hint)}; given up at {elapsed:.1f} s, after "
+            f"{attempts} failed attempt{'s' if attempts > 1 else ''} in a row: {why}{hint}"
+        )
 
     def _fresh(self) -> bool:
         return self.stale or self.state in NEW_CONNECTION

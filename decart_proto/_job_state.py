@@ -14,8 +14,9 @@ missing key means the event cannot happen there: a bug in whoever reported it, r
   that are not edges.
 
 The table cannot key on a number: the clock against the deadline, the retry budget left.
-:func:`failure_event`, below the table and the only code here, folds those into a failure's event
-before the table is read. ``docs/draw_job_states.py`` draws the diagram from this module.
+:func:`failure_event` and :func:`retry_event`, below the table and the only code here, fold
+those into a failure's event before the table is read. ``docs/draw_job_states.py`` draws the
+diagram from this module.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ __all__ = [
     "START_ONCE",
     "TERMINAL",
     "TRANSITIONS",
+    "TRIES_FOR_AN_ANSWER",
     "JobEvent",
     "JobState",
     "Mode",
     "failure_event",
     "next_state",
+    "retry_event",
 ]
 
 
@@ -202,6 +205,11 @@ KEEPS_ERROR = frozenset({S.PROBING})
 # their one answer as the call's value.
 REPORTS_CHANGES = frozenset({Mode.SUBMIT_AND_POLL, Mode.RESUME})
 
+# The calls that, without timeout=, try for an answer only so long (Timeouts.answer): one
+# request's answer, whose absence after a minute says the server is not there. The calls that
+# follow a job wait for the job instead, bounded by the job's timeout.
+TRIES_FOR_AN_ANSWER = frozenset({Mode.STATUS, Mode.RESULT})
+
 # The failures that may pass with time: the ones the clock and the budget have a say in.
 _MAY_PASS = frozenset({E.NOT_DONE, E.MAYBE_DONE, E.STALE})
 
@@ -236,3 +244,22 @@ def failure_event(event: JobEvent, *, time_left: float, retries_left: int, fresh
             raise LocalProtocolError("a stale connection was reported for a new connection")
         return event
     return event if retries_left > 0 else E.EXHAUSTED
+
+
+def retry_event(
+    event: JobEvent, *, wait: float, server_asked: bool, start_left: float, window_left: float
+) -> JobEvent:
+    """The event the table is read with, for a failure that would be retried after *wait*
+    seconds: itself, unless that retry cannot start in time.
+
+    Our own backoff that would end past the last moment an attempt may start (*start_left*
+    seconds away) is shortened to it by the machine: one last attempt that fits (#14). The
+    server's ``Retry-After`` is not ours to shorten: asking sooner meets the same refusal. When
+    it ends past that moment, still ahead, the deadline cannot be met and the call ends now,
+    saying so (#12), rather than idling to its deadline. Past *window_left* (the time left to
+    a call that tries for an answer only so long), no retry starts: the budget is spent."""
+    if server_asked and 0 < start_left < wait:
+        return E.DEADLINE
+    if wait > window_left:
+        return E.EXHAUSTED
+    return event

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "DEFAULT_ANSWER_TIMEOUT",
     "DEFAULT_JOB_TIMEOUT",
     "DEFAULT_MAX_IN_MEMORY_RESULT",
     "DEFAULT_REQUEST_TIMEOUT",
@@ -22,8 +23,15 @@ __all__ = [
 # The service fails a job after 10 minutes; waiting a little longer than that means a job the
 # service finishes is never abandoned by us, and a job lost in a network outage still ends.
 DEFAULT_JOB_TIMEOUT = 15 * 60.0
-# How long one step of a request (connecting, a read) may take.
-DEFAULT_REQUEST_TIMEOUT = 60.0
+# How long one step of a request (connecting, a send, a read) may take. The Queue API answers
+# at once (it is a queue: the work happens later), so 20 s without a byte is a server that is
+# not there; a slow download is not cut, as long as each read brings something.
+DEFAULT_REQUEST_TIMEOUT = 20.0
+# How long status() and result() called without timeout= go on trying for an answer: no attempt
+# starts later than this after the call began. Against a server that accepts and never answers,
+# three attempts (20 s each) and an error after about a minute, instead of seven (the retry
+# budget) in seven minutes; a download under way runs on, bounded by the job's timeout.
+DEFAULT_ANSWER_TIMEOUT = 60.0
 # The last attempt of a call starts at the latest this share of a request's time before the
 # deadline (of the call's whole time, when that is shorter), so that its answer can still come
 # back in time: 6 s before the end with the defaults, 0.3 s before it with timeout=3. A poll or
@@ -112,12 +120,17 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """``job``: one deadline for a whole call, shared by all its requests and retries.
-    ``request``: how long one step of a request (connect, a read) may take."""
+    """``job``: one deadline for a whole call, shared by all its requests and retries, when
+    the call has no ``timeout=``. ``request``: how long one step of a request (connect, a
+    send, a read) may take. ``answer``: how long ``status()`` and ``result()`` without
+    ``timeout=`` keep trying: no attempt starts after it, so that a dead server is reported in
+    about a minute, while a download under way is never cut by it."""
 
     job: float = DEFAULT_JOB_TIMEOUT
     request: float = DEFAULT_REQUEST_TIMEOUT
+    answer: float = DEFAULT_ANSWER_TIMEOUT
 
     def __post_init__(self) -> None:
         _check("job", self.job, 0, strict=True)
         _check("request", self.request, 0, strict=True)
+        _check("answer", self.answer, 0, strict=True)

@@ -163,7 +163,8 @@ def test_an_empty_answer_is_not_a_completed_video(name: str, to_output: bool) ->
     assert outcome.error.data == {"status": status}
     assert outcome.error.message == (
         f"Failed to get job content: {status} - the server sent an empty body, not the video "
-        "of job j1; resume waiting with the job id 'j1'"
+        "of job j1; given up at 1.2 s, after 3 failed attempts in a row: the retry budget is "
+        "spent (RetryPolicy.max_retries=2); resume waiting with the job id 'j1'"
     )
     # Retried as a fault on the way (max_retries=2), then reported.
     assert len([t for t in outcome.targets if t.endswith(b"/content")]) == 3

@@ -359,12 +359,26 @@ class JobMachineRules(RuleBasedStateMachine):
         if submitting:
             # A submit again only when no job can have been created, and its body is there.
             may_retry = may_retry and kind == "nothing done" and self.replayable
-        if may_retry and not out_of_time:
+        # #12: the server's Retry-After is not shortened; when it ends past the last moment an
+        # attempt may start (still ahead), the deadline cannot be met, and the call says so now.
+        asked = None if retry_after is None else min(retry_after, self.m.retry.max_retry_after)
+        too_late = (
+            may_retry
+            and not out_of_time
+            and asked is not None
+            and self.now < self.last_start < self.now + asked
+        )
+        if may_retry and not out_of_time and not too_late:
             assert self.m.retries == retries_before + 1
             self.expected_wait = self._retry_wait(self.now, self.m.retries, retry_after)
         self.ask()
         if out_of_time:
             assert self.action == self._expected_end_at_deadline()
+        elif too_late:
+            assert self.action == self._expected_end_at_deadline()
+            if not self.probing:
+                message = self.m.deadline_error().message
+                assert f"the server asked to retry after {retry_after:g} s" in message
         elif not may_retry:
             assert self.action == Finish(JobState.ERROR)
         else:
@@ -827,7 +841,7 @@ def test_no_attempt_left_waits_out_the_deadline() -> None:
     error = m.deadline_error()
     assert "resume waiting with the job id 'j'" in error.message
     assert "last status: pending" in error.message
-    assert error.data == {"job_id": "j", "status": "pending"}
+    assert error.data == {"job_id": "j", "status": "pending", "last_failure": None}
 
 
 def test_a_deadline_during_the_submit_names_no_job() -> None:
@@ -835,7 +849,7 @@ def test_a_deadline_during_the_submit_names_no_job() -> None:
     assert m.next_action(1) == Finish(JobState.DEADLINE_EXCEEDED)
     error = m.deadline_error()
     assert "the submit" in error.message and "resume" not in error.message
-    assert error.data == {"job_id": None, "status": None}
+    assert error.data == {"job_id": None, "status": None, "last_failure": None}
 
 
 def test_a_probe_out_of_time_leaves_the_contents_error() -> None:

@@ -115,7 +115,7 @@ def test_every_retry_wait_lies_within_bounds(
 
 
 def test_timeouts_defaults() -> None:
-    assert Timeouts() == Timeouts(job=DEFAULT_JOB_TIMEOUT, request=60.0)
+    assert Timeouts() == Timeouts(job=DEFAULT_JOB_TIMEOUT, request=20.0, answer=60.0)
     # Longer than the service's own 10-minute limit, and finite.
     assert 600 < DEFAULT_JOB_TIMEOUT < math.inf
 
@@ -138,6 +138,7 @@ def test_timeouts_defaults() -> None:
         (lambda: Timeouts(job=0), "job"),
         (lambda: Timeouts(job=math.inf), "job"),
         (lambda: Timeouts(request=-1), "request"),
+        (lambda: Timeouts(answer=0), "answer"),
     ],
 )
 def test_invalid_numbers_are_refused_naming_the_field(make: object, field: str) -> None:
