@@ -386,6 +386,80 @@ VALUES = st.one_of(
 )
 
 
+def _at(data: bytes, position: int) -> io.BytesIO:
+    stream = io.BytesIO(data)
+    stream.seek(position)
+    return stream
+
+
+# Options every model of WIRE.md accepts, drawn from its tables (not from the rules' code):
+# each draw reaches the form, so the check after it always runs on a built form.
+FILES = st.one_of(
+    st.binary(min_size=1, max_size=20),
+    st.builds(_at, st.binary(max_size=20), st.integers(0, 5)),  # a stream, part-read
+)
+PROMPTS = st.text(max_size=30)
+SCALARS = {
+    "seed": st.integers(),
+    "resolution": st.sampled_from(["720p", "480p"]),
+    "enhance_prompt": st.booleans(),
+}
+
+
+@st.composite
+def valid_options(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    name = draw(st.sampled_from([*sorted(MODELS), "custom"]))
+    family = MODELS.get(name)
+    options: dict[str, Any] = {"data": draw(FILES)}
+    optional: dict[str, st.SearchStrategy[Any]] = dict(SCALARS)
+    if family is RuleSet.EDIT:
+        options["prompt"] = draw(PROMPTS)  # required, may be empty
+        optional["reference_image"] = FILES
+    elif family is RuleSet.RESTYLE:
+        # Exactly one of prompt (1-1000 characters) or reference_image; enhance_prompt only
+        # with a prompt.
+        if draw(st.booleans()):
+            options["prompt"] = draw(PROMPTS.filter(bool))
+        else:
+            options["reference_image"] = draw(FILES)
+            del optional["enhance_prompt"]
+    elif family is RuleSet.CLIP:
+        options["prompt"] = draw(PROMPTS.filter(bool))  # required, 1-1000 characters
+        optional |= {"start": FILES, "end": FILES}
+    else:  # a custom model: no client-side rules, any field
+        optional |= {"prompt": PROMPTS, "anything": st.text(max_size=5) | FILES}
+    for field, values in optional.items():
+        if draw(st.booleans()):
+            options[field] = draw(values | st.none())  # None: left out of the form
+    if draw(st.booleans()):
+        options["on_status_change"] = lambda job: None  # a control key, not a field
+    return name, options
+
+
+def _seen(value: Any) -> Any:
+    """What a caller can see of a value: a stream's bytes and its position."""
+    if isinstance(value, io.BytesIO):
+        return ("stream", value.getvalue(), value.tell())
+    return copy.deepcopy(value)
+
+
+@given(valid_options())
+def test_options_are_never_mutated(drawn: tuple[str, dict[str, Any]]) -> None:
+    name, options = drawn
+    model = models.custom("m") if name == "custom" else models.video(name)
+    full = {"model": model, **options}
+    before = {key: (value, _seen(value)) for key, value in full.items()}
+    form = prepare_submit(full)  # WIRE.md allows every draw: it must be accepted
+    names = [k for k, _ in form.fields] + [f.field for f in form.files]
+    given_fields = {k for k, v in options.items() if v is not None and k != "on_status_change"}
+    assert sorted(names) == sorted(given_fields)
+    # The same keys, the same objects, the same contents, streams where they were.
+    assert list(full) == list(before)
+    for key, (value, seen) in before.items():
+        assert full[key] is value, key
+        assert _seen(full[key]) == seen, key
+
+
 @given(
     name=st.sampled_from([*sorted(MODELS), "custom"]),
     options=st.dictionaries(
@@ -395,7 +469,7 @@ VALUES = st.one_of(
         VALUES,
     ),
 )
-def test_options_are_never_mutated(name: str, options: dict[str, Any]) -> None:
+def test_refused_options_are_never_mutated_either(name: str, options: dict[str, Any]) -> None:
     model = models.custom("m") if name == "custom" else models.video(name)
     full = {"model": model, **options}
     before = copy.deepcopy(options)
