@@ -229,3 +229,16 @@ def test_the_retry_budget_names_itself_and_the_job_to_resume() -> None:
         "failed attempts in a row: the retry budget is spent (RetryPolicy.max_retries=1); "
         "resume waiting with the job id 'j1'"
     )
+
+
+def test_a_retry_after_past_the_minute_of_a_status_call_says_both() -> None:
+    # No timeout=: the deadline (15 minutes) would allow the wait, the minute of trying does not.
+    clock = VirtualClock()
+    busy = http_answer(429, b"later", ("Retry-After", "100"))
+    outcome = Canned([busy], clock).run(make_driver(clock).status("j1"))
+    assert isinstance(outcome.error, QueueStatusError) and ended(clock) == 0.0
+    assert str(outcome.error) == (
+        "Failed to get job status: 429 - later; given up at 0.0 s, after 1 failed attempt in a "
+        "row: the server asked to retry after 100 s, and status() tries for 60 s when called "
+        "without timeout= (Timeouts.answer)"
+    )
