@@ -20,6 +20,8 @@ import pytest
 from coverage_bars import Verdict, check
 from hypothesis import HealthCheck, settings
 
+from decart_proto import PROXY_ENVIRONMENT
+
 settings.register_profile(
     "decart-proto",
     derandomize=os.environ.get("DECART_HYPOTHESIS_RANDOM") != "1",
@@ -29,6 +31,11 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile("decart-proto")
+
+# The clients read the environment's proxies (trust_env, as httpx does): a proxy set on the
+# machine that runs the suite must not carry its loopback calls. The proxy tests set their own.
+for _name in PROXY_ENVIRONMENT:
+    os.environ.pop(_name, None)
 
 _VERDICTS = pytest.StashKey[list[Verdict]]()
 
