@@ -145,8 +145,9 @@ def parse_proxy_url(url: str, source: str = "proxy=") -> Proxy:
     try:
         parts = urlsplit(text)
         port = parts.port
-    except ValueError as exc:
-        raise refused(_without_credentials(str(exc))) from None
+    except ValueError:
+        # Not the parser's words: they quote the part it choked on, which may be the password.
+        raise refused("it is no URL of the form http://user:password@host:port") from None
     scheme = parts.scheme.lower()
     if scheme == "https":
         raise refused(
@@ -173,10 +174,12 @@ def parse_proxy_url(url: str, source: str = "proxy=") -> Proxy:
     return Proxy(Origin("http", host, port or _DEFAULT_PORT), source, username, password)
 
 
-def _without_credentials(text: str) -> str:
-    """*text* with any ``user:password@`` of a URL in it cut out (the password is a secret;
-    the user name goes with it)."""
-    return re.sub(r"(://)[^/?#\s]*@", r"\1", text)
+def _without_credentials(url: str) -> str:
+    """*url* without what comes before its last ``@``: the user and the password, even one
+    with a ``/`` or a ``#`` that was not percent-encoded (the password is a secret; the user
+    name goes with it)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 def proxy_for(origin: Origin, proxy: str | None, environ: Mapping[str, str] | None) -> Proxy | None:
