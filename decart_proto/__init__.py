@@ -25,6 +25,13 @@ from ._errors import QueueStatusError as QueueStatusError
 from ._errors import QueueSubmitError as QueueSubmitError
 from ._errors import RemoteProtocolError as RemoteProtocolError
 from ._errors import TLSVerificationError as TLSVerificationError
+from ._events import DeadlineExceeded as DeadlineExceeded
+from ._events import Event as Event
+from ._events import RequestFailed as RequestFailed
+from ._events import RequestStarted as RequestStarted
+from ._events import ResponseReceived as ResponseReceived
+from ._events import RetryScheduled as RetryScheduled
+from ._events import StatusChanged as StatusChanged
 from ._exchange import Response as Response
 from ._exchange import exchange as exchange
 from ._inputs import FileInfo as FileInfo
@@ -55,6 +62,7 @@ from ._ops import ReadFile as ReadFile
 from ._ops import Receive as Receive
 from ._ops import Release as Release
 from ._ops import Reply as Reply
+from ._ops import Report as Report
 from ._ops import SendBytes as SendBytes
 from ._ops import SendFile as SendFile
 from ._ops import Sleep as Sleep

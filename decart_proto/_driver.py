@@ -16,12 +16,26 @@ from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 from ._classify import answered, unanswered, unusable
 from ._default_headers import default_headers as checked_headers
 from ._download import ContentProblem, Download
-from ._exchange import ExchangeFailed, exchange
+from ._errors import DeadlineExceededError, DecartSDKError
+from ._events import (
+    DEBUG,
+    INFO,
+    WARNING,
+    DeadlineExceeded,
+    Event,
+    RequestFailed,
+    RequestStarted,
+    ResponseReceived,
+    RetryScheduled,
+    StatusChanged,
+    masked,
+)
+from ._exchange import ExchangeFailed, Response, exchange
 from ._inputs import FileInfo, SubmitForm, prepare_submit
 from ._job import Fetch, Finish, JobMachine, Poll, Submit, Verdict, Wait
 from ._job_state import JobState, Mode
 from ._multipart import BodyPlan, plan_body
-from ._ops import DriverGen, Notify, ProbeFile, Sleep
+from ._ops import DriverGen, Notify, ProbeFile, Report, Sleep
 from ._policy import DEFAULT_MAX_IN_MEMORY_RESULT, PollPolicy, RetryPolicy, Timeouts
 from ._progress import Meter
 from ._proxy import proxy_for
@@ -34,7 +48,7 @@ from ._requests import (
     status_request,
     submit_request,
 )
-from ._responses import JobStatusResponse, JobSubmitResponse, Operation
+from ._responses import JobStatus, JobStatusResponse, JobSubmitResponse, Operation, header
 from ._results import CompletedResult, FailedResult, QueueJobResult, SavedResult
 
 __all__ = ["Clock", "Driver", "Randomness"]
@@ -89,7 +103,12 @@ class Driver(Generic[S]):
 
     *proxy* (a URL) is the proxy every request goes through; without it, *environ* (the
     ``*_PROXY`` variables, passed in by the transport, which reads the process's) may choose
-    one (``_proxy.py``). *default_headers* go with every request (``_default_headers.py``)."""
+    one (``_proxy.py``). *default_headers* go with every request (``_default_headers.py``).
+
+    *events*, on each call: the lowest level (``logging``'s numbers) at which someone listens
+    to what happens — requests at DEBUG, status changes at INFO, retries and a deadline given
+    up at WARNING (``_events.py``). The call yields a :class:`Report` op for each event of that
+    level or above, and builds no event below it: None (the default), no event at all."""
 
     def __init__(
         self,
@@ -144,17 +163,20 @@ class Driver(Generic[S]):
         *,
         timeout: float | None = None,
         progress: bool = False,
+        events: int | None = None,
     ) -> DriverGen[S, JobSubmitResponse]:
         form = prepare_submit(options)
-        machine, _ = yield from self._run(Mode.SUBMIT, timeout, form=form, progress=progress)
+        machine, _ = yield from self._run(
+            Mode.SUBMIT, timeout, form=form, progress=progress, events=events
+        )
         assert machine.job_id is not None and machine.status is not None
         return JobSubmitResponse(machine.job_id, machine.status)
 
     @_redacted
     def status(
-        self, job_id: str, *, timeout: float | None = None
+        self, job_id: str, *, timeout: float | None = None, events: int | None = None
     ) -> DriverGen[S, JobStatusResponse]:
-        machine, _ = yield from self._run(Mode.STATUS, timeout, job_id=job_id)
+        machine, _ = yield from self._run(Mode.STATUS, timeout, job_id=job_id, events=events)
         assert machine.status is not None
         return JobStatusResponse(job_id, machine.status)
 
@@ -166,10 +188,13 @@ class Driver(Generic[S]):
         to_output: bool = False,
         timeout: float | None = None,
         progress: bool = False,
+        events: int | None = None,
     ) -> DriverGen[S, QueueJobResult]:
         """The result of a job; a "failed" one, as the Queue API docs have it, for a job that
         failed."""
-        return (yield from self._job(Mode.RESULT, timeout, to_output, progress, job_id=job_id))
+        return (
+            yield from self._job(Mode.RESULT, timeout, to_output, progress, events, job_id=job_id)
+        )
 
     @_redacted
     def submit_and_poll(
@@ -179,11 +204,16 @@ class Driver(Generic[S]):
         to_output: bool = False,
         timeout: float | None = None,
         progress: bool = False,
+        events: int | None = None,
     ) -> DriverGen[S, QueueJobResult]:
         """Submit, poll until the job ends, fetch its result. With *progress*, the generator
         also yields :class:`Progress` ops for the upload and the download."""
         form = prepare_submit(options)
-        return (yield from self._job(Mode.SUBMIT_AND_POLL, timeout, to_output, progress, form=form))
+        return (
+            yield from self._job(
+                Mode.SUBMIT_AND_POLL, timeout, to_output, progress, events, form=form
+            )
+        )
 
     @_redacted
     def wait(
@@ -193,9 +223,12 @@ class Driver(Generic[S]):
         to_output: bool = False,
         timeout: float | None = None,
         progress: bool = False,
+        events: int | None = None,
     ) -> DriverGen[S, QueueJobResult]:
         """Resume waiting for a job submitted earlier (by this process or another)."""
-        return (yield from self._job(Mode.RESUME, timeout, to_output, progress, job_id=job_id))
+        return (
+            yield from self._job(Mode.RESUME, timeout, to_output, progress, events, job_id=job_id)
+        )
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -205,12 +238,19 @@ class Driver(Generic[S]):
         timeout: float | None,
         to_output: bool,
         progress: bool,
+        events: int | None,
         *,
         form: SubmitForm | None = None,
         job_id: str | None = None,
     ) -> DriverGen[S, QueueJobResult]:
         machine, data = yield from self._run(
-            mode, timeout, form=form, job_id=job_id, to_output=to_output, progress=progress
+            mode,
+            timeout,
+            form=form,
+            job_id=job_id,
+            to_output=to_output,
+            progress=progress,
+            events=events,
         )
         job_id = machine.job_id
         assert job_id is not None  # a job that ended was known by its id
@@ -227,6 +267,7 @@ class Driver(Generic[S]):
         job_id: str | None = None,
         to_output: bool = False,
         progress: bool = False,
+        events: int | None = None,
     ) -> DriverGen[S, tuple[JobMachine, bytes | None]]:
         """Run a *mode* call's machine to its end: the machine, ended with an answer, and the
         result's bytes when they were kept in memory; an error or a passed deadline is raised."""
@@ -256,13 +297,53 @@ class Driver(Generic[S]):
                 continue
             if meter is not None:
                 meter.restart()
-            verdict = yield from self._attempt(action, machine.deadline, form, body, download)
-            change = machine.handle(self.clock(), verdict)
+            # The attempt's number when its request is reported; 0: nobody listens to requests.
+            attempt = machine.retries + 1 if events is not None and events <= DEBUG else 0
+            verdict = yield from self._attempt(
+                action, machine.deadline, form, body, download, attempt
+            )
+            old, now = machine.status, self.clock()
+            change = machine.handle(now, verdict)
+            if events is not None and events <= WARNING:
+                yield from self._report_handled(machine, verdict, old, now, change, events)
             if change is not None:
                 yield Notify(change)
         if (failure := machine.failure()) is not None:
+            if (
+                events is not None
+                and events <= WARNING
+                and isinstance(failure, DeadlineExceededError)
+            ):
+                yield self._report(DeadlineExceeded(machine.job_id, failure.message))
             raise failure
         return machine, download.data()
+
+    def _report(self, event: Event) -> Report:
+        return Report(masked(event, self._redactor.text))
+
+    def _report_handled(
+        self,
+        machine: JobMachine,
+        verdict: Verdict,
+        old: JobStatus | None,
+        now: float,
+        change: JobStatusResponse | None,
+        events: int,
+    ) -> DriverGen[S, None]:
+        """The events of what the machine made of a request's outcome: a status change it
+        reports, a retry it scheduled (a wait after a failure: the failures' count is up)."""
+        if change is not None and events <= INFO:
+            yield self._report(StatusChanged(change.job_id, old, change.status))
+        if machine.wake_at is not None and machine.retries > 0:
+            yield self._report(
+                RetryScheduled(
+                    machine.job_id,
+                    _reason(verdict.error),
+                    machine.wake_at - now,
+                    machine.retries + 1,
+                    machine.retry.max_retries + 1,
+                )
+            )
 
     def _attempt(
         self,
@@ -271,8 +352,10 @@ class Driver(Generic[S]):
         form: SubmitForm | None,
         body: BodyPlan | None,
         download: Download,
+        attempt: int = 0,
     ) -> DriverGen[S, Verdict]:
-        """The request *action* asks for, and what it came to."""
+        """The request *action* asks for, and what it came to; reported (the request, then its
+        answer or failure) when *attempt* is its number, not 0."""
         send = fetch = None
         if isinstance(action, Submit):
             assert form is not None and body is not None
@@ -285,6 +368,12 @@ class Driver(Generic[S]):
             op, fetch = Operation.RESULT, download
             request = result_request(self.target, self.credentials, action.job_id)
         meter = download.meter
+        job_id = None if isinstance(action, Submit) else action.job_id
+        if attempt:
+            started = self.clock()
+            method, path = request.method.decode(), request.target.decode()
+            yield self._report(RequestStarted(method, path, job_id, attempt))
+        answer: Response | None = None  # the whole answer, when one came
         try:
             if isinstance(action, Fetch):
                 yield from download.start(action.job_id)
@@ -303,11 +392,23 @@ class Driver(Generic[S]):
             )
             if fetch is not None and 200 <= response.status < 300:  # the body went to it
                 yield from fetch.finish(response)
+            answer = response
+            verdict = answered(op, response)
         except ExchangeFailed as failed:
-            return unanswered(op, failed)
+            verdict = unanswered(op, failed)
         except ContentProblem as problem:
-            return unusable(problem)
-        return answered(op, response)
+            verdict = unusable(problem)
+        if attempt:
+            elapsed = self.clock() - started
+            event: Event
+            if answer is not None:
+                rid = header(answer.headers, b"x-request-id")
+                job_id = job_id or verdict.job_id
+                event = ResponseReceived(method, path, job_id, answer.status, rid, elapsed)
+            else:
+                event = RequestFailed(method, path, job_id, _reason(verdict.error), elapsed)
+            yield self._report(event)
+        return verdict
 
     def _plan(self, form: SubmitForm) -> DriverGen[S, BodyPlan]:
         infos: dict[str, FileInfo] = {}
@@ -318,3 +419,10 @@ class Driver(Generic[S]):
                 infos[file.field] = info
         boundary = f"decart-proto-{self.rand.getrandbits(128):032x}"
         return plan_body(form, infos, boundary)
+
+
+def _reason(error: DecartSDKError | None) -> str:
+    """What a failed request came to, in words: its error's message without the official
+    "Failed to <verb>: " head, which the event around it already says."""
+    assert error is not None, "every failure carries its error"
+    return error.message.partition(": ")[2] or error.message

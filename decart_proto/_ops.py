@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 import h11
 
+from ._events import Event
 from ._inputs import FileInfo, FileInput
 from ._multipart import FileRegion
 from ._requests import Origin
@@ -44,6 +45,7 @@ __all__ = [
     "Receive",
     "Release",
     "Reply",
+    "Report",
     "SendBytes",
     "SendFile",
     "Sleep",
@@ -188,6 +190,16 @@ class Notify:
 
 
 @dataclass(frozen=True, slots=True)
+class Report:
+    """Log ``event`` on ``logging.getLogger("decart_proto")`` at ``event.level`` (its
+    ``message()``) and pass it to the caller's event hook, awaiting an async one; answer
+    ``None``. Yielded only at the levels the call's ``events=`` asks for (none by default).
+    What the hook raises is the caller's: let it through."""
+
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
 class OutputWrite:
     """Write ``data`` to the caller's output; answer ``None``. It may be a ``bytearray`` (as
     h11 gives a body's chunks; not copied into ``bytes``), which no one else holds or changes.
@@ -229,6 +241,7 @@ Op = (
     | ReadFile
     | Sleep
     | Notify
+    | Report
     | OutputWrite
     | OutputReset
     | Progress

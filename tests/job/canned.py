@@ -29,6 +29,7 @@ from decart_proto import (
     ReadFile,
     Receive,
     Release,
+    Report,
     SendBytes,
     SendFile,
     Sleep,
@@ -158,5 +159,5 @@ class Canned:
             return None
         if isinstance(op, ReadFile):
             return op.file.source.read(op.max_bytes)  # type: ignore[union-attr]
-        assert isinstance(op, (Release, Notify, Progress)), op
+        assert isinstance(op, (Release, Notify, Progress, Report)), op
         return None
