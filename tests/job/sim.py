@@ -155,6 +155,7 @@ class Server:
         self.jobs: dict[str, Job] = {}
         self.log: list[Record] = []
         self.problems: list[str] = []  # what the server found wrong in the client's requests
+        self.retry_after_choices = (0, 1, 3)  # the seconds a Retry-After asks for
 
     # -- bytes from the client ----------------------------------------------------------------
 
@@ -275,7 +276,7 @@ class Server:
 
     def _fault_response(self, wire: Wire, fault: str) -> None:
         now = EPOCH + timedelta(seconds=self.world.now)
-        wait = self.world.rng.choice([0, 1, 3])
+        wait = self.world.rng.choice(self.retry_after_choices)
         assert wire.record is not None
         if fault in ("429", "429_date", "503_ra"):
             wire.record.retry_after = wait

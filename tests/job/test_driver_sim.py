@@ -484,15 +484,19 @@ def test_a_submit_is_not_retried_when_a_job_may_exist(fault: str) -> None:
     assert len(_requests(s.server, "submit")) == 1
 
 
-def test_retry_after_as_an_http_date_is_measured_against_the_date_header() -> None:
-    # The server's wall clock (EPOCH) is unrelated to the virtual clock: only the difference
-    # between its two headers may count.
-    for _ in range(5):
-        s = _scripted("status", ["429_date"])
-        assert s.run().status == "completed"
-        first, second = _requests(s.server)
-        assert first.retry_after is not None
-        assert second.at - first.at == first.retry_after
+@pytest.mark.parametrize("wait", [1, 3, 20])
+@pytest.mark.parametrize("fault", ["429", "503_ra", "429_date"])
+@pytest.mark.parametrize("mode", ["submit", "status", "result"])
+def test_a_retry_waits_what_retry_after_asks(mode: str, fault: str, wait: int) -> None:
+    # In seconds, or as an HTTP date: the server's wall clock (EPOCH) is unrelated to the
+    # virtual clock, so only the difference between its Retry-After and Date headers may count.
+    # The policy's own backoff (0.25-0.5 s before a first retry) would come at another time.
+    s = _scripted(mode, [fault])
+    s.server.retry_after_choices = (wait,)
+    s.run()
+    first, second = _requests(s.server)
+    assert (first.fault, first.retry_after, second.fault) == (fault, wait, "ok")
+    assert second.at - first.at == wait
 
 
 def test_a_body_of_unknown_size_goes_chunked_and_is_never_retried() -> None:
