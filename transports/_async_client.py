@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import ssl
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar, overload
 
 from decart_proto import (
@@ -31,6 +32,7 @@ from decart_proto import (
 from ._async_pool import AsyncIO, AsyncPool
 from ._async_run import AsyncRun
 from ._common import ClientConfig, Output, OutputPlace, OutputTarget, open_output
+from ._logging import EventHook, listening
 from ._style import ProgressCallback, StatusCallback, status_callback_in
 
 __all__ = ["AsyncDecartClient", "AsyncIO", "AsyncQueueClient"]
@@ -48,7 +50,12 @@ class AsyncDecartClient(abc.ABC, Generic[S]):
     ``ALL_PROXY`` and ``NO_PROXY`` choose one when ``proxy`` is not given, and
     ``DECART_BASE_URL`` is the base URL when ``base_url`` is not. ``default_headers`` go with
     every request; none may be one the client writes itself (the key, ``Host``, the framing):
-    docs/clients.md."""
+    docs/clients.md.
+
+    Each call logs what happens on ``logging.getLogger("decart_proto")`` (requests at DEBUG,
+    status changes at INFO, retries and a deadline given up at WARNING: docs/logging.md) and
+    passes the same events to ``event_hook`` (awaited when async, by the async clients); what
+    the hook raises reaches the caller as it is."""
 
     def __init__(
         self,
@@ -64,10 +71,11 @@ class AsyncDecartClient(abc.ABC, Generic[S]):
         proxy: str | None = None,
         trust_env: bool = True,
         default_headers: Mapping[str, str] | None = None,
+        event_hook: EventHook | None = None,
     ) -> None:
         self._config = ClientConfig.make(
             api_key, base_url, integration, ssl_context, poll, retry, timeouts,
-            max_idle_connections, proxy, trust_env, default_headers,
+            max_idle_connections, proxy, trust_env, default_headers, event_hook,
         )  # fmt: skip
         self._io = self._make_io()
         self._driver: Driver[S] = self._config.driver(self._io.clock, self._io.name)
@@ -110,8 +118,18 @@ class AsyncDecartClient(abc.ABC, Generic[S]):
                 "make a new client for more calls"
             )
         return AsyncRun(
-            self._io, self._pool, self._tls_context, on_status_change, output, on_progress
+            self._io,
+            self._pool,
+            self._tls_context,
+            on_status_change,
+            output,
+            on_progress,
+            self._config.event_hook,
         )
+
+    def _events(self) -> int | None:
+        # Asked at each call, so that logging configured later is heard by the next call.
+        return listening(self._config.event_hook)
 
     def _tls_context(self) -> ssl.SSLContext:
         # Made at the first https connection (loading the trust store takes a while).
@@ -161,7 +179,12 @@ class AsyncQueueClient(Generic[S]):
         :class:`DeadlineExceededError` or :class:`NetworkError` when the submit cannot be
         known to have landed — a submit is never repeated once its body may have reached the
         server, so that no job is created twice."""
-        gen = self._driver.submit(options, timeout=timeout, progress=on_progress is not None)
+        gen = self._driver.submit(
+            options,
+            timeout=timeout,
+            progress=on_progress is not None,
+            events=self._client._events(),
+        )
         return await self._client._run(on_progress=on_progress).run(gen)
 
     async def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
@@ -169,7 +192,8 @@ class AsyncQueueClient(Generic[S]):
 
         Retried within ``timeout`` on network failures and 429/5xx answers. Raises
         :class:`QueueStatusError` (404: no such job), :class:`DeadlineExceededError`."""
-        return await self._client._run().run(self._driver.status(job_id, timeout=timeout))
+        gen = self._driver.status(job_id, timeout=timeout, events=self._client._events())
+        return await self._client._run().run(gen)
 
     @overload
     async def result(
@@ -205,7 +229,11 @@ class AsyncQueueClient(Generic[S]):
         :meth:`wait` to wait for it."""
         out = open_output(output)
         gen = self._driver.result(
-            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+            job_id,
+            to_output=out is not None,
+            timeout=timeout,
+            progress=on_progress is not None,
+            events=self._client._events(),
         )
         return await self._client._run(None, out, on_progress).run(gen)
 
@@ -247,7 +275,11 @@ class AsyncQueueClient(Generic[S]):
         callback = on_status_change or status_callback_in(options)
         out = open_output(output)
         gen = self._driver.submit_and_poll(
-            options, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+            options,
+            to_output=out is not None,
+            timeout=timeout,
+            progress=on_progress is not None,
+            events=self._client._events(),
         )
         return await self._client._run(callback, out, on_progress).run(gen)
 
@@ -287,6 +319,10 @@ class AsyncQueueClient(Generic[S]):
         job submitted by another process)."""
         out = open_output(output)
         gen = self._driver.wait(
-            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+            job_id,
+            to_output=out is not None,
+            timeout=timeout,
+            progress=on_progress is not None,
+            events=self._client._events(),
         )
         return await self._client._run(on_status_change, out, on_progress).run(gen)

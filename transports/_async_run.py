@@ -30,6 +30,7 @@ from decart_proto import (
     Receive,
     Release,
     Reply,
+    Report,
     SendBytes,
     SendFile,
     Sleep,
@@ -52,6 +53,7 @@ from ._common import (
     resolve,
     short_file,
 )
+from ._logging import EventHook, log
 from ._style import ProgressCallback, StatusCallback
 
 __all__ = ["AsyncRun"]
@@ -82,6 +84,7 @@ class AsyncRun(Generic[S]):
         on_status_change: StatusCallback | None = None,
         output: Output | None = None,
         on_progress: ProgressCallback | None = None,
+        event_hook: EventHook | None = None,
     ) -> None:
         self.io = io
         self.pool = pool
@@ -89,6 +92,7 @@ class AsyncRun(Generic[S]):
         self.on_status_change = on_status_change
         self.output = output
         self.on_progress = on_progress
+        self.event_hook = event_hook
         self.held: set[Connection[S]] = set()
 
     async def run(self, gen: DriverGen[S, T]) -> T:
@@ -104,7 +108,7 @@ class AsyncRun(Generic[S]):
                     finish_output(self.output, value)
                     return value
                 reply, error = None, None
-                if isinstance(op, (Notify, Progress)):
+                if isinstance(op, (Notify, Progress, Report)):
                     await self._call_back(op)  # the caller's code: what it raises is its own
                     continue
                 try:
@@ -170,8 +174,12 @@ class AsyncRun(Generic[S]):
             self.held.add(conn)
         return conn
 
-    async def _call_back(self, op: Notify | Progress) -> None:
-        if isinstance(op, Notify):
+    async def _call_back(self, op: Notify | Progress | Report) -> None:
+        if isinstance(op, Report):
+            log(op.event)
+            if self.event_hook is not None:
+                await _style.call_async(self.event_hook, op.event, "event_hook")
+        elif isinstance(op, Notify):
             if self.on_status_change is not None:
                 await _style.call_async(self.on_status_change, op.status, "on_status_change")
         elif self.on_progress is not None:

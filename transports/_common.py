@@ -24,6 +24,7 @@ from typing import IO, BinaryIO, TypeVar, Union
 from decart_proto import (
     PROXY_ENVIRONMENT,
     Driver,
+    Event,
     FileInfo,
     FileInput,
     FileRegion,
@@ -85,6 +86,9 @@ class ClientConfig:
     proxy: str | None = None
     environ: Mapping[str, str] | None = None
     default_headers: Mapping[str, str] | None = None
+    # Called with each of the driver's events (``_logging.py``); not checked here beyond
+    # being callable: sync or async is the style's to judge, at the call.
+    event_hook: Callable[[Event], object] | None = None
 
     def __repr__(self) -> str:
         return f"ClientConfig(base_url={self.base_url!r}, api_key=<hidden>)"
@@ -103,7 +107,12 @@ class ClientConfig:
         proxy: str | None = None,
         trust_env: bool = True,
         default_headers: Mapping[str, str] | None = None,
+        event_hook: Callable[[Event], object] | None = None,
     ) -> ClientConfig:
+        if event_hook is not None and not callable(event_hook):
+            raise InvalidInputError(
+                f"event_hook must be a callable taking one event, got {event_hook!r}"
+            )
         key = api_key if api_key is not None else os.environ.get("DECART_API_KEY", "")
         if not key or not key.strip():
             raise InvalidAPIKeyError()
@@ -120,6 +129,7 @@ class ClientConfig:
             proxy,
             {n: os.environ[n] for n in PROXY_ENVIRONMENT if n in os.environ} if trust_env else None,
             default_headers,
+            event_hook,
         )
         try:
             # Checks the base URL, the key's characters, the proxy and the default headers.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import ssl
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar, overload
 
 from decart_proto import (
@@ -29,6 +30,7 @@ from decart_proto import (
 from ._sync_pool import SyncIO, SyncPool
 from ._sync_run import SyncRun
 from ._common import ClientConfig, Output, OutputPlace, OutputTarget, open_output
+from ._logging import EventHook, listening
 from ._style import ProgressCallback, StatusCallback, status_callback_in
 
 __all__ = ["SyncDecartClient", "SyncIO", "SyncQueueClient"]
@@ -46,7 +48,12 @@ class SyncDecartClient(abc.ABC, Generic[S]):
     ``ALL_PROXY`` and ``NO_PROXY`` choose one when ``proxy`` is not given, and
     ``DECART_BASE_URL`` is the base URL when ``base_url`` is not. ``default_headers`` go with
     every request; none may be one the client writes itself (the key, ``Host``, the framing):
-    docs/clients.md."""
+    docs/clients.md.
+
+    Each call logs what happens on ``logging.getLogger("decart_proto")`` (requests at DEBUG,
+    status changes at INFO, retries and a deadline given up at WARNING: docs/logging.md) and
+    passes the same events to ``event_hook`` (awaited when async, by the async clients); what
+    the hook raises reaches the caller as it is."""
 
     def __init__(
         self,
@@ -62,10 +69,11 @@ class SyncDecartClient(abc.ABC, Generic[S]):
         proxy: str | None = None,
         trust_env: bool = True,
         default_headers: Mapping[str, str] | None = None,
+        event_hook: EventHook | None = None,
     ) -> None:
         self._config = ClientConfig.make(
             api_key, base_url, integration, ssl_context, poll, retry, timeouts,
-            max_idle_connections, proxy, trust_env, default_headers,
+            max_idle_connections, proxy, trust_env, default_headers, event_hook,
         )  # fmt: skip
         self._io = self._make_io()
         self._driver: Driver[S] = self._config.driver(self._io.clock, self._io.name)
@@ -108,8 +116,18 @@ class SyncDecartClient(abc.ABC, Generic[S]):
                 "make a new client for more calls"
             )
         return SyncRun(
-            self._io, self._pool, self._tls_context, on_status_change, output, on_progress
+            self._io,
+            self._pool,
+            self._tls_context,
+            on_status_change,
+            output,
+            on_progress,
+            self._config.event_hook,
         )
+
+    def _events(self) -> int | None:
+        # Asked at each call, so that logging configured later is heard by the next call.
+        return listening(self._config.event_hook)
 
     def _tls_context(self) -> ssl.SSLContext:
         # Made at the first https connection (loading the trust store takes a while).
@@ -159,7 +177,12 @@ class SyncQueueClient(Generic[S]):
         :class:`DeadlineExceededError` or :class:`NetworkError` when the submit cannot be
         known to have landed — a submit is never repeated once its body may have reached the
         server, so that no job is created twice."""
-        gen = self._driver.submit(options, timeout=timeout, progress=on_progress is not None)
+        gen = self._driver.submit(
+            options,
+            timeout=timeout,
+            progress=on_progress is not None,
+            events=self._client._events(),
+        )
         return self._client._run(on_progress=on_progress).run(gen)
 
     def status(self, job_id: str, *, timeout: float | None = None) -> JobStatusResponse:
@@ -167,7 +190,8 @@ class SyncQueueClient(Generic[S]):
 
         Retried within ``timeout`` on network failures and 429/5xx answers. Raises
         :class:`QueueStatusError` (404: no such job), :class:`DeadlineExceededError`."""
-        return self._client._run().run(self._driver.status(job_id, timeout=timeout))
+        gen = self._driver.status(job_id, timeout=timeout, events=self._client._events())
+        return self._client._run().run(gen)
 
     @overload
     def result(
@@ -203,7 +227,11 @@ class SyncQueueClient(Generic[S]):
         :meth:`wait` to wait for it."""
         out = open_output(output)
         gen = self._driver.result(
-            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+            job_id,
+            to_output=out is not None,
+            timeout=timeout,
+            progress=on_progress is not None,
+            events=self._client._events(),
         )
         return self._client._run(None, out, on_progress).run(gen)
 
@@ -245,7 +273,11 @@ class SyncQueueClient(Generic[S]):
         callback = on_status_change or status_callback_in(options)
         out = open_output(output)
         gen = self._driver.submit_and_poll(
-            options, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+            options,
+            to_output=out is not None,
+            timeout=timeout,
+            progress=on_progress is not None,
+            events=self._client._events(),
         )
         return self._client._run(callback, out, on_progress).run(gen)
 
@@ -285,6 +317,10 @@ class SyncQueueClient(Generic[S]):
         job submitted by another process)."""
         out = open_output(output)
         gen = self._driver.wait(
-            job_id, to_output=out is not None, timeout=timeout, progress=on_progress is not None
+            job_id,
+            to_output=out is not None,
+            timeout=timeout,
+            progress=on_progress is not None,
+            events=self._client._events(),
         )
         return self._client._run(on_status_change, out, on_progress).run(gen)

@@ -29,6 +29,7 @@ from decart_proto import (
     Receive,
     Release,
     Reply,
+    Report,
     SendBytes,
     SendFile,
     Sleep,
@@ -51,6 +52,7 @@ from ._common import (
     resolve,
     short_file,
 )
+from ._logging import EventHook, log
 from ._style import ProgressCallback, StatusCallback
 
 __all__ = ["SyncRun"]
@@ -81,6 +83,7 @@ class SyncRun(Generic[S]):
         on_status_change: StatusCallback | None = None,
         output: Output | None = None,
         on_progress: ProgressCallback | None = None,
+        event_hook: EventHook | None = None,
     ) -> None:
         self.io = io
         self.pool = pool
@@ -88,6 +91,7 @@ class SyncRun(Generic[S]):
         self.on_status_change = on_status_change
         self.output = output
         self.on_progress = on_progress
+        self.event_hook = event_hook
         self.held: set[Connection[S]] = set()
 
     def run(self, gen: DriverGen[S, T]) -> T:
@@ -103,7 +107,7 @@ class SyncRun(Generic[S]):
                     finish_output(self.output, value)
                     return value
                 reply, error = None, None
-                if isinstance(op, (Notify, Progress)):
+                if isinstance(op, (Notify, Progress, Report)):
                     self._call_back(op)  # the caller's code: what it raises is its own
                     continue
                 try:
@@ -169,8 +173,12 @@ class SyncRun(Generic[S]):
             self.held.add(conn)
         return conn
 
-    def _call_back(self, op: Notify | Progress) -> None:
-        if isinstance(op, Notify):
+    def _call_back(self, op: Notify | Progress | Report) -> None:
+        if isinstance(op, Report):
+            log(op.event)
+            if self.event_hook is not None:
+                _style.call_sync(self.event_hook, op.event, "event_hook")
+        elif isinstance(op, Notify):
             if self.on_status_change is not None:
                 _style.call_sync(self.on_status_change, op.status, "on_status_change")
         elif self.on_progress is not None:
