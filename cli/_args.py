@@ -69,6 +69,7 @@ class Settings:
     base_url: str | None = None
     json: bool = False
     quiet: bool = False
+    verbose: bool = False
     timeout: float | None = None
     poll_interval: float | None = None
 

@@ -112,6 +112,14 @@ def _common(command: str | None) -> _Parser:
         help="no progress or notes on stderr: only the answer, and errors",
     )
     group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=flag,
+        help="also print each request, its answer and each status change on stderr "
+        "(retries are always printed)",
+    )
+    group.add_argument(
         "--timeout",
         type=_positive_float,
         default=default,

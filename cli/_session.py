@@ -14,6 +14,7 @@ from decart_proto.transports.blocking import DecartClient
 from decart_proto import PollPolicy
 
 from ._args import Settings, wait_command
+from ._event_lines import event_lines
 from ._progress import Reporter
 from ._text import say
 
@@ -58,6 +59,7 @@ class Session:
             api_key=self.settings.api_key,
             base_url=self.settings.base_url or os.environ.get("DECART_BASE_URL") or None,
             poll=poll_policy(self.settings.poll_interval),
+            event_hook=event_lines(self.reporter, self.settings.verbose),
         )
 
     def resume_command(self, job_id: str, output: str | None) -> str:
