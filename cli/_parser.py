@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from decart_proto import DEFAULT_JOB_TIMEOUT, PollPolicy, __version__, models
+from decart_proto import DEFAULT_JOB_TIMEOUT, PollPolicy, Timeouts, __version__, models
 
 from ._args import DEFAULT_MODEL, PROG
 from ._completion import SHELLS
@@ -56,6 +56,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 _JOB_TIMEOUT = f"{DEFAULT_JOB_TIMEOUT:g} s: the service fails a job after 10 minutes"
+_ANSWER = f"{Timeouts().answer:g} s: a dead server is reported in about a minute"
 # What --timeout bounds differs by command: each says so in its own --help.
 _TIMEOUT_HELP = {
     None: "the command's deadline; each command's --help says what it bounds",
@@ -63,8 +64,9 @@ _TIMEOUT_HELP = {
     "wait": f"how long to wait for the job and save its result (default: {_JOB_TIMEOUT})",
     "batch": f"each job's deadline, as for submit (default: {_JOB_TIMEOUT})",
     "demo": "the job's deadline (default: as for submit)",
-    "status": "how long to keep asking for an answer, retries included (default: the client's)",
-    "result": "how long to keep asking for the result, retries included (default: the client's)",
+    "status": f"how long to keep asking for an answer, retries included (default: {_ANSWER})",
+    "result": f"how long to keep asking for the result, retries included (default: {_ANSWER}; "
+    "a download under way is not cut)",
 }
 # The common options that some commands do not take: the account (demo runs its own emulator),
 # the polling rhythm (status and result ask once).

@@ -45,7 +45,7 @@ def test_status_and_result_do_not_poll(tmp_path: Path) -> None:
     for command in ("status", "result"):
         shown = _help(tmp_path, command)
         assert "--poll-interval" not in shown and "--timeout SECONDS" in shown
-        assert "retries included" in shown
+        assert "retries included (default: 60 s" in shown
     for command in ("submit", "wait", "batch", "demo"):
         assert "--poll-interval" in _help(tmp_path, command)
     assert "whole job's deadline" in _help(tmp_path, "submit")
