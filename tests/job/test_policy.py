@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -61,12 +62,31 @@ def test_every_poll_wait_lies_within_bounds(policy: PollPolicy, polls: int, rand
     low, high = policy.bounds()
     wait = policy.delay(polls, rand)
     assert low <= wait <= high or math.isclose(wait, low) or math.isclose(wait, high)
-    base = policy.initial_delay if polls == 0 else policy.interval
     if polls:
         assert policy.interval * (1 - policy.jitter) <= wait * (1 + 1e-9)
         assert wait <= policy.max_interval * (1 + policy.jitter) * (1 + 1e-9)
     else:
-        assert math.isclose(wait, base * (1 + policy.jitter * (2 * rand - 1)), abs_tol=1e-12)
+        low, high = (policy.initial_delay * (1 + sign * policy.jitter) for sign in (-1, 1))
+        assert low * (1 - 1e-9) <= wait <= high * (1 + 1e-9)
+
+
+@examples(300)
+@given(poll_policies(), st.integers(0, 50), unit, unit)
+def test_poll_jitter_spreads_waits_evenly_around_the_steady_wait(
+    policy: PollPolicy, polls: int, a: float, b: float
+) -> None:
+    """Jitter as its field describes it: each wait is the steady one (without jitter) scaled by
+    a factor that the draw spreads over [1 - jitter, 1 + jitter], the lower draw never the
+    longer wait, and draws mirrored about 0.5 giving waits mirrored about the steady one."""
+    steady = replace(policy, jitter=0).delay(polls, a)
+    j = policy.jitter
+    low, high = policy.delay(polls, min(a, b)), policy.delay(polls, max(a, b))
+    assert low <= high
+    assert steady * (1 - j) * (1 - 1e-9) <= low and high <= steady * (1 + j) * (1 + 1e-9)
+    assert math.isclose(policy.delay(polls, 0.0), steady * (1 - j), rel_tol=1e-9)
+    assert math.isclose(policy.delay(polls, 0.5), steady, rel_tol=1e-9)
+    mirrored = policy.delay(polls, a) + policy.delay(polls, 1 - a)
+    assert math.isclose(mirrored, 2 * steady, rel_tol=1e-9, abs_tol=1e-12)
 
 
 @examples(100)
@@ -110,8 +130,18 @@ def test_every_retry_wait_lies_within_bounds(
     wait = policy.delay(retry, rand, after)
     if after is None:
         assert base / 2 <= wait <= policy.backoff_cap
+        return
+    # The server's Retry-After, as asked when it is within [0, max_retry_after] (120 s here);
+    # a time in the past is no wait, a longer one is cut to the cap. Neither the retry's
+    # number nor the draw changes it.
+    cap = policy.max_retry_after
+    if after < 0:
+        assert wait == 0
+    elif after > cap:
+        assert wait == cap == 120
     else:
-        assert wait == min(max(after, 0.0), policy.max_retry_after)
+        assert wait == after
+    assert policy.delay(1, 0.0, after) == policy.delay(retry, 0.99, after) == wait
 
 
 def test_timeouts_defaults() -> None:
