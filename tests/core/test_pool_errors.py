@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import random
 from typing import Any
 
@@ -127,8 +128,22 @@ def test_error_data_is_copied() -> None:
     assert error.data == {"status": 500}
 
 
-def test_every_exported_name_exists() -> None:
-    # The public names transports import are re-exported under their own names.
+def test_every_public_name_is_ours_under_its_own_name() -> None:
+    """A class or function is exported under the name it was defined with (a transport or a
+    user importing ``Foo`` gets ``Foo``, not another class aliased to it), and from the core
+    itself: no foreign module or class leaks in as a public name (an ``import h11`` in the
+    package would make ``decart_proto.h11`` one)."""
+    wrong = []
     for name in dir(decart_proto):
-        if not name.startswith("_"):
-            assert getattr(decart_proto, name) is not None
+        value = getattr(decart_proto, name)
+        if name.startswith("_"):
+            continue
+        if inspect.ismodule(value):
+            ours = value.__name__.startswith("decart_proto.")
+        elif inspect.isclass(value) or inspect.isfunction(value):
+            ours = value.__name__ == name and value.__module__.startswith("decart_proto.")
+        else:
+            continue  # constants and type aliases: no name of their own
+        if not ours:
+            wrong.append(f"{name} is {value!r}")
+    assert wrong == []
