@@ -19,6 +19,7 @@ from decart_proto.transports.blocking import DecartClient
 
 from ._args import PROG, DemoArgs, JobOptions
 from ._checks import check_destination, check_source, submit_options
+from ._event_lines import event_lines
 from ._exit import CliError, ExitCode
 from ._progress import human_bytes
 from ._run import JobSpec, run_job
@@ -77,6 +78,7 @@ def run_demo(session: Session, args: DemoArgs, job: JobOptions) -> int:
             api_key=key,
             base_url=emulator.base_url,
             poll=poll_policy(session.settings.poll_interval),
+            event_hook=event_lines(session.reporter, session.settings.verbose),
         ) as client:
             outcome = run_job(
                 client,

@@ -111,3 +111,11 @@ def test_the_key_echoed_by_the_server_is_never_printed(emu: Emulator, tmp_path: 
     runs = {KEY[i : i + 8] for i in range(len(KEY) - 7)}
     shown = result.stderr + result.stdout
     assert not any(run in shown for run in runs), shown
+
+
+def test_the_demo_is_verbose_too(tmp_path: Path) -> None:
+    demo = ("demo", "--pending-seconds", "0", "--processing-seconds", "0", "-v", "-o", "d.mp4")
+    result = run_cli(demo, None, tmp_path, env=cli_env(None))
+    assert result.returncode == 0, result.stderr
+    assert "POST /v1/jobs/lucy-2.1: attempt 1 (the submit)" in result.stderr, result.stderr
+    assert "/content: 200 in " in result.stderr, result.stderr
