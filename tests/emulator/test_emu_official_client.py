@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -33,7 +34,11 @@ def test_submit_status_result(emu: Emulator) -> None:
             job = await client.queue.submit(
                 {"model": models.video("lucy-2.1"), "data": video, "prompt": "anime"}
             )
+            # The docs' manual polling, with a generous bound instead of none: a job that never
+            # completes fails the test rather than hanging it.
+            deadline = time.monotonic() + 30
             while (status := await client.queue.status(job.job_id)).status != "completed":
+                assert time.monotonic() < deadline, f"still {status.status} after 30 s"
                 await asyncio.sleep(0.02)
             return job, status, await client.queue.result(job.job_id)
 
