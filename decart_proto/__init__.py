@@ -25,6 +25,7 @@ from ._errors import QueueStatusError as QueueStatusError
 from ._errors import QueueSubmitError as QueueSubmitError
 from ._errors import RemoteProtocolError as RemoteProtocolError
 from ._errors import TLSVerificationError as TLSVerificationError
+from ._errors import TooManyOpenFilesError as TooManyOpenFilesError
 from ._events import DeadlineExceeded as DeadlineExceeded
 from ._events import Event as Event
 from ._events import RequestFailed as RequestFailed

@@ -9,7 +9,7 @@ is retried or is waited out is the table's to say (``_job_state.py``).
 from __future__ import annotations
 
 from ._download import ContentProblem
-from ._errors import DecartSDKError, OutputError, TLSVerificationError
+from ._errors import DecartSDKError, OutputError, TLSVerificationError, TooManyOpenFilesError
 from ._exchange import ExchangeFailed, Response
 from ._job import Verdict
 from ._job_state import JobEvent
@@ -58,6 +58,8 @@ def unanswered(op: Operation, failed: ExchangeFailed) -> Verdict:
     error = op.error(f"Failed to {op.phrase}: {cause.message}", data={"status": None}, cause=cause)
     if isinstance(cause, TLSVerificationError):
         event = E.GIVE_UP  # no retry makes a certificate trusted
+    elif isinstance(cause, TooManyOpenFilesError):
+        event = E.GIVE_UP  # the descriptors stay taken while the process holds them
     elif isinstance(cause, ProxyError) and cause.status < 500:
         event = E.GIVE_UP  # the proxy's refusal (407: its credentials) stands on a retry
     elif failed.stale:

@@ -29,6 +29,7 @@ __all__ = [
     "QueueSubmitError",
     "RemoteProtocolError",
     "TLSVerificationError",
+    "TooManyOpenFilesError",
 ]
 
 
@@ -157,6 +158,12 @@ class NetworkError(DecartSDKError):
 class TLSVerificationError(NetworkError):
     """The server's certificate was not trusted. Never retried (``_classify.py``): no retry
     makes it trusted."""
+
+
+class TooManyOpenFilesError(NetworkError):
+    """No file descriptor was left for a new connection (EMFILE, ENFILE). Never retried
+    (``_classify.py``): it lasts while the process holds what it holds; the message says which
+    limit to raise, or to lower ``max_connections``."""
 
 
 class RemoteProtocolError(NetworkError):

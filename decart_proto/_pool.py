@@ -43,6 +43,15 @@ class ConnectionPool(Generic[S]):
             return idle.pop(0)
         return None
 
+    def evict(self) -> Connection[S] | None:
+        """The idle connection to give up when one to another origin needs its room (a limit
+        on open connections), forgotten: the oldest of the origin pooled first; None when none
+        is idle."""
+        for idle in self._idle.values():
+            if idle:
+                return idle.pop(0)
+        return None
+
     def drain(self) -> list[Connection[S]]:
         """Every idle connection, forgotten: for the transport to close on exit."""
         every = [c for idle in self._idle.values() for c in idle]

@@ -45,17 +45,22 @@ class AsyncDecartClient(abc.ABC, Generic[S]):
     chooses its :class:`AsyncIO`. One client serves any number of concurrent calls, which
     share its connections; ``async with`` closes them on exit.
 
+    ``max_connections`` bounds the connections open at once (None: no bound), as in httpx and
+    aiohttp, so that thousands of calls in flight need neither thousands of sockets nor more
+    file descriptors than the process may have: beyond it a call waits its turn, within its
+    own timeout. ``max_idle_connections`` is how many of them stay open between requests.
+
+    Each call logs what happens on ``logging.getLogger("decart_proto")`` (requests at DEBUG,
+    status changes at INFO, retries and a deadline given up at WARNING: docs/logging.md) and
+    passes the same events to ``event_hook`` (awaited when async, by the async clients); what
+    the hook raises reaches the caller as it is.
+
     ``proxy`` (``http://user:password@host:port``) is the proxy every request goes through;
     with ``trust_env`` (the default, as in httpx and requests) ``HTTPS_PROXY``, ``HTTP_PROXY``,
     ``ALL_PROXY`` and ``NO_PROXY`` choose one when ``proxy`` is not given, and
     ``DECART_BASE_URL`` is the base URL when ``base_url`` is not. ``default_headers`` go with
     every request; none may be one the client writes itself (the key, ``Host``, the framing):
-    docs/clients.md.
-
-    Each call logs what happens on ``logging.getLogger("decart_proto")`` (requests at DEBUG,
-    status changes at INFO, retries and a deadline given up at WARNING: docs/logging.md) and
-    passes the same events to ``event_hook`` (awaited when async, by the async clients); what
-    the hook raises reaches the caller as it is."""
+    docs/clients.md."""
 
     def __init__(
         self,
@@ -68,6 +73,7 @@ class AsyncDecartClient(abc.ABC, Generic[S]):
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         max_idle_connections: int = 8,
+        max_connections: int | None = 100,
         proxy: str | None = None,
         trust_env: bool = True,
         default_headers: Mapping[str, str] | None = None,
@@ -75,11 +81,12 @@ class AsyncDecartClient(abc.ABC, Generic[S]):
     ) -> None:
         self._config = ClientConfig.make(
             api_key, base_url, integration, ssl_context, poll, retry, timeouts,
-            max_idle_connections, proxy, trust_env, default_headers, event_hook,
+            max_idle_connections, proxy, trust_env, default_headers, max_connections,
+            event_hook,
         )  # fmt: skip
         self._io = self._make_io()
         self._driver: Driver[S] = self._config.driver(self._io.clock, self._io.name)
-        self._pool = AsyncPool(self._io, max_idle_connections)
+        self._pool = AsyncPool(self._io, max_idle_connections, self._config.max_connections)
         self._tls: ssl.SSLContext | None = None
         self._closed = False
         self.base_url = self._config.base_url

@@ -94,6 +94,7 @@ class AsyncRun(Generic[S]):
         self.on_progress = on_progress
         self.event_hook = event_hook
         self.held: set[Connection[S]] = set()
+        self.reserved = 0  # room the pool reserved at Acquire for this call's next Connect
 
     async def run(self, gen: DriverGen[S, T]) -> T:
         reply: Reply[S] = None
@@ -119,12 +120,15 @@ class AsyncRun(Generic[S]):
                     error = network_error(exc)
         except BaseException:
             for conn in self.held:
-                self.io.close(conn.stream)
+                self.pool.discard(conn)
             self.held.clear()
             if self.output is not None:
                 self.output.discard()
             raise
         finally:
+            for _ in range(self.reserved):
+                self.pool.unreserve()
+            self.reserved = 0
             gen.close()
 
     async def _answer(self, op: Op[S]) -> Reply[S]:
@@ -135,7 +139,12 @@ class AsyncRun(Generic[S]):
             await self.io.send(op.connection.stream, op.data, op.deadline)
             return None
         if isinstance(op, Acquire):
-            return self._hold(self.pool.take(op.origin, op.proxy))
+            conn = await self.pool.acquire(op.origin, op.proxy, op.deadline)
+            if conn is None:
+                self.reserved += 1
+                return None
+            self.held.add(conn)
+            return conn
         if isinstance(op, Release):
             self.held.discard(op.connection)
             self.pool.give_back(op.connection, op.reuse)
@@ -144,7 +153,20 @@ class AsyncRun(Generic[S]):
             await self.io.sleep_until(op.until)
             return None
         if isinstance(op, Connect):
-            return self._hold(Connection(op.origin, await self._connect(op)))
+            # On the room reserved at Acquire, or else room waited for now (a request that
+            # must go on a new connection asks for none at Acquire).
+            if self.reserved:
+                self.reserved -= 1
+            else:
+                await self.pool.reserve(op.deadline)
+            try:
+                stream = await self._connect(op)
+            except BaseException:
+                self.pool.unreserve()
+                raise
+            conn = Connection(op.origin, stream)
+            self.held.add(conn)
+            return conn
         if isinstance(op, StartTLS):
             conn = op.connection
             conn.stream = await self.io.start_tls(
@@ -168,11 +190,6 @@ class AsyncRun(Generic[S]):
         # A pipe may keep a read waiting for its writer: never on the loop's own thread.
         file, size = op.file, op.max_bytes
         return await self.io.run_in_thread(op.deadline, lambda: read_chunk(file, size))
-
-    def _hold(self, conn: Connection[S] | None) -> Connection[S] | None:
-        if conn is not None:
-            self.held.add(conn)
-        return conn
 
     async def _call_back(self, op: Notify | Progress | Report) -> None:
         if isinstance(op, Report):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import errno
 import ipaddress
 import os
+import resource
 import secrets
 import select
 import socket
@@ -39,6 +41,7 @@ from decart_proto import (
     RetryPolicy,
     Timeouts,
     TLSVerificationError,
+    TooManyOpenFilesError,
 )
 
 __all__ = [
@@ -86,6 +89,7 @@ class ClientConfig:
     proxy: str | None = None
     environ: Mapping[str, str] | None = None
     default_headers: Mapping[str, str] | None = None
+    max_connections: int | None = 100
     # Called with each of the driver's events (``_logging.py``); not checked here beyond
     # being callable: sync or async is the style's to judge, at the call.
     event_hook: Callable[[Event], object] | None = None
@@ -107,8 +111,10 @@ class ClientConfig:
         proxy: str | None = None,
         trust_env: bool = True,
         default_headers: Mapping[str, str] | None = None,
+        max_connections: int | None = 100,
         event_hook: Callable[[Event], object] | None = None,
     ) -> ClientConfig:
+        _check_connections(max_idle_connections, max_connections)
         if event_hook is not None and not callable(event_hook):
             raise InvalidInputError(
                 f"event_hook must be a callable taking one event, got {event_hook!r}"
@@ -129,6 +135,7 @@ class ClientConfig:
             proxy,
             {n: os.environ[n] for n in PROXY_ENVIRONMENT if n in os.environ} if trust_env else None,
             default_headers,
+            max_connections,
             event_hook,
         )
         try:
@@ -163,6 +170,19 @@ class ClientConfig:
         return self.ssl_context or ssl.create_default_context()
 
 
+def _check_connections(max_idle: int, limit: int | None) -> None:
+    """The connection settings are the caller's: refused at once, in their terms."""
+    if isinstance(max_idle, bool) or not isinstance(max_idle, int) or max_idle < 0:
+        raise InvalidInputError(
+            f"max_idle_connections must be a whole number, 0 or more, got {max_idle!r}"
+        )
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidInputError(
+            f"max_connections must be a whole number, 1 or more, or None for no limit, got "
+            f"{limit!r}"
+        )
+
+
 def network_error(exc: BaseException) -> NetworkError:
     """A transport exception in the core's terms. The text is the OS's, which never holds the
     key."""
@@ -174,8 +194,26 @@ def network_error(exc: BaseException) -> NetworkError:
         return TLSVerificationError(f"TLS certificate rejected: {exc.verify_message or exc}")
     if isinstance(exc, ssl.SSLError):
         return NetworkError(f"TLS failure: {exc.reason or exc}")
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        return too_many_open_files(exc.errno)
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return NetworkError(f"{type(exc).__name__}: {text or 'connection failed'}")
+
+
+def too_many_open_files(code: int) -> TooManyOpenFilesError:
+    """No descriptor left for a new connection: the process's limit (EMFILE) or the system's
+    (ENFILE). Not a network failure that passes with a retry: it lasts as long as the process
+    holds what it holds, so the caller hears it at once, with what to change."""
+    if code == errno.EMFILE:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        whose = f"this process may have {soft} open at once"
+    else:
+        whose = "the system's table of open files is full"
+    return TooManyOpenFilesError(
+        f"no file descriptor left for a new connection ({os.strerror(code)}: {whose}); raise "
+        "the limit (ulimit -n, or RLIMIT_NOFILE), or lower the client's max_connections "
+        "(and what else the process keeps open) so that its connections fit"
+    )
 
 
 # -- the caller's input files ---------------------------------------------------------------

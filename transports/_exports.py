@@ -23,6 +23,7 @@ from decart_proto import RemoteProtocolError as RemoteProtocolError
 from decart_proto import RetryPolicy as RetryPolicy
 from decart_proto import Timeouts as Timeouts
 from decart_proto import TLSVerificationError as TLSVerificationError
+from decart_proto import TooManyOpenFilesError as TooManyOpenFilesError
 from decart_proto import models as models
 
 __all__ = [
@@ -47,5 +48,6 @@ __all__ = [
     "RetryPolicy",
     "TLSVerificationError",
     "Timeouts",
+    "TooManyOpenFilesError",
     "models",
 ]

@@ -93,6 +93,7 @@ class SyncRun(Generic[S]):
         self.on_progress = on_progress
         self.event_hook = event_hook
         self.held: set[Connection[S]] = set()
+        self.reserved = 0  # room the pool reserved at Acquire for this call's next Connect
 
     def run(self, gen: DriverGen[S, T]) -> T:
         reply: Reply[S] = None
@@ -118,12 +119,15 @@ class SyncRun(Generic[S]):
                     error = network_error(exc)
         except BaseException:
             for conn in self.held:
-                self.io.close(conn.stream)
+                self.pool.discard(conn)
             self.held.clear()
             if self.output is not None:
                 self.output.discard()
             raise
         finally:
+            for _ in range(self.reserved):
+                self.pool.unreserve()
+            self.reserved = 0
             gen.close()
 
     def _answer(self, op: Op[S]) -> Reply[S]:
@@ -134,7 +138,12 @@ class SyncRun(Generic[S]):
             self.io.send(op.connection.stream, op.data, op.deadline)
             return None
         if isinstance(op, Acquire):
-            return self._hold(self.pool.take(op.origin, op.proxy))
+            conn = self.pool.acquire(op.origin, op.proxy, op.deadline)
+            if conn is None:
+                self.reserved += 1
+                return None
+            self.held.add(conn)
+            return conn
         if isinstance(op, Release):
             self.held.discard(op.connection)
             self.pool.give_back(op.connection, op.reuse)
@@ -143,7 +152,20 @@ class SyncRun(Generic[S]):
             self.io.sleep_until(op.until)
             return None
         if isinstance(op, Connect):
-            return self._hold(Connection(op.origin, self._connect(op)))
+            # On the room reserved at Acquire, or else room waited for now (a request that
+            # must go on a new connection asks for none at Acquire).
+            if self.reserved:
+                self.reserved -= 1
+            else:
+                self.pool.reserve(op.deadline)
+            try:
+                stream = self._connect(op)
+            except BaseException:
+                self.pool.unreserve()
+                raise
+            conn = Connection(op.origin, stream)
+            self.held.add(conn)
+            return conn
         if isinstance(op, StartTLS):
             conn = op.connection
             conn.stream = self.io.start_tls(
@@ -167,11 +189,6 @@ class SyncRun(Generic[S]):
         # A pipe may keep a read waiting for its writer: never on the loop's own thread.
         file, size = op.file, op.max_bytes
         return self.io.run_in_thread(op.deadline, lambda: read_chunk(file, size))
-
-    def _hold(self, conn: Connection[S] | None) -> Connection[S] | None:
-        if conn is not None:
-            self.held.add(conn)
-        return conn
 
     def _call_back(self, op: Notify | Progress | Report) -> None:
         if isinstance(op, Report):

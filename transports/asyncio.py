@@ -25,6 +25,7 @@ from decart_proto import IOTimeout, NetworkError
 from . import _exports
 from ._async_client import AsyncDecartClient, AsyncIO
 from ._async_client import AsyncQueueClient as QueueClient
+from ._async_pool import AsyncEvent
 from ._common import Address, network_error
 from ._exports import *  # noqa: F403 - the names of the Queue API docs' imports
 from ._threads import in_daemon_thread
@@ -41,7 +42,9 @@ _TLS_HIGH_WATER = 4 << 20
 # The receive buffer is made at the first read, with room for this much: a status answer is a
 # few hundred bytes, and a client may hold many connections. Each read that fills all the room
 # it was offered doubles the room offered next, up to _MAX_READ: a download soon reads in
-# large gulps (fewer system calls), while a connection that only polls stays small.
+# large gulps (fewer system calls), while a connection that only polls stays small. Once the
+# stream quiets down (a read that did not fill its room, and all of it taken), a grown buffer
+# is let go: an idle or waiting connection holds no more than a first read's room.
 _FIRST_READ = 16 * 1024
 _MAX_READ = 256 * 1024
 
@@ -58,6 +61,7 @@ class _Stream(asyncio.BufferedProtocol):
         self.start = 0  # received, not yet asked for: buffer[start:end]
         self.end = 0
         self.read_size = _FIRST_READ  # the room to offer the next read
+        self.filled = False  # the last read filled all the room it was offered
         self.eof = False
         self.lost = False
         self.error: BaseException | None = None
@@ -95,7 +99,8 @@ class _Stream(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.end += nbytes
-        if self.end == len(self.buffer) and self.read_size < _MAX_READ:
+        self.filled = self.end == len(self.buffer)
+        if self.filled and self.read_size < _MAX_READ:
             self.read_size *= 2
         waiting = self.end - self.start
         if waiting > _HIGH_WATER and not self.reading_paused and self.transport is not None:
@@ -205,6 +210,11 @@ class _Stream(asyncio.BufferedProtocol):
         with memoryview(self.buffer) as view:
             data = bytes(view[start:stop])
         self.start = stop
+        if stop == self.end and not self.filled and len(self.buffer) > _FIRST_READ:
+            # Quiet: let the grown buffer go (a new one is made at the next read).
+            self.buffer = bytearray()
+            self.start = self.end = 0
+            self.read_size = _FIRST_READ
         if self.reading_paused and self.end - stop <= _HIGH_WATER // 2 and not self.lost:
             self.reading_paused = False
             assert self.transport is not None
@@ -271,6 +281,25 @@ async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
             return await asyncio.wait_for(awaitable, max(0.0, deadline - loop.time()))
     except asyncio.TimeoutError:
         raise IOTimeout("timed out") from None
+
+
+class _Event(AsyncEvent):
+    """One future: set by the call that frees a connection, awaited by the one in line."""
+
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def set(self) -> None:
+        _wake(self.future)
+
+    async def wait(self, deadline: float) -> bool:
+        try:
+            await _within(deadline, self.future)
+        except IOTimeout:
+            return False
+        return True
 
 
 class AsyncioIO(AsyncIO[Stream]):
@@ -372,6 +401,9 @@ class AsyncioIO(AsyncIO[Stream]):
 
     def close(self, stream: Stream) -> None:
         stream.close()
+
+    def event(self) -> AsyncEvent:
+        return _Event()
 
 
 class DecartClient(AsyncDecartClient[Stream]):

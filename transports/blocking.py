@@ -16,6 +16,7 @@ import os
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from typing import IO, TypeVar
@@ -27,6 +28,7 @@ from ._common import Address, readable_now
 from ._exports import *  # noqa: F403 - the names of the Queue API docs' imports
 from ._sync_client import SyncDecartClient, SyncIO
 from ._sync_client import SyncQueueClient as QueueClient
+from ._sync_pool import SyncEvent
 from ._threads import in_daemon_thread
 
 __all__ = ["DecartClient", "QueueClient"]
@@ -157,6 +159,19 @@ class _Stream:
         return readable_now(self.sock.fileno())
 
 
+class _Event(SyncEvent):
+    __slots__ = ("event",)
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def set(self) -> None:
+        self.event.set()
+
+    def wait(self, deadline: float) -> bool:
+        return self.event.wait(max(0.0, deadline - time.monotonic()))
+
+
 class BlockingIO(SyncIO[_Stream]):
     name = "blocking"
 
@@ -207,6 +222,9 @@ class BlockingIO(SyncIO[_Stream]):
     def close(self, stream: _Stream) -> None:
         with contextlib.suppress(OSError):
             stream.sock.close()
+
+    def event(self) -> SyncEvent:
+        return _Event()
 
 
 class DecartClient(SyncDecartClient[_Stream]):

@@ -38,6 +38,7 @@ from decart_proto import IOTimeout, NetworkError
 from . import _exports
 from ._async_client import AsyncDecartClient, AsyncIO
 from ._async_client import AsyncQueueClient as QueueClient
+from ._async_pool import AsyncEvent
 from ._common import Address, readable_now
 from ._exports import *  # noqa: F403 - the names of the Queue API docs' imports
 from ._tls import TlsStream
@@ -130,6 +131,21 @@ class _Tcp:
 Stream = _Tcp | TlsStream[_Tcp]
 
 
+class _Event(AsyncEvent):
+    __slots__ = ("event",)
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+
+    def set(self) -> None:
+        self.event.set()
+
+    async def wait(self, deadline: float) -> bool:
+        with trio.move_on_at(deadline):
+            await self.event.wait()
+        return self.event.is_set()
+
+
 class TrioIO(AsyncIO[Stream]):
     name = "trio"
 
@@ -184,6 +200,9 @@ class TrioIO(AsyncIO[Stream]):
 
     def close(self, stream: Stream) -> None:
         stream.close()
+
+    def event(self) -> AsyncEvent:
+        return _Event()
 
 
 class DecartClient(AsyncDecartClient[Stream]):
