@@ -7,8 +7,9 @@ ever printed (see :class:`Credentials`).
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import h11
@@ -21,6 +22,9 @@ from ._errors import (
 )
 from ._multipart import BodyPlan
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from h11._headers import Headers
 
 __all__ = [
     "Credentials",
@@ -208,10 +212,25 @@ def submit_request(target: Target, creds: Credentials, path: str, body: BodyPlan
 
 
 def _get(target: Target, creds: Credentials, path: str, json: bool) -> h11.Request:
-    headers = _headers(target, creds)
-    if json:
-        headers.append(("Accept", "application/json"))
-    return h11.Request(method="GET", target=target.prefix + path, headers=_more(headers, creds))
+    # A poll is the request a process tracking many jobs makes most: its headers are checked
+    # (h11 runs a regex over each name and value) once per client, not once per poll. h11
+    # takes a checked Headers as it is, and never changes one.
+    checked = _CHECKED.setdefault(creds, {})
+    headers = checked.get((target, json))
+    if headers is None:
+        listed = _headers(target, creds)
+        if json:
+            listed.append(("Accept", "application/json"))
+        first = h11.Request(method="GET", target="/", headers=_more(listed, creds))
+        headers = checked[target, json] = first.headers
+    return h11.Request(method="GET", target=target.prefix + path, headers=headers)
+
+
+# The checked headers of the GETs made with each credentials (to a target, with Accept: json or
+# not), for as long as the credentials live (a driver holds them): the key is not kept after.
+_CHECKED: weakref.WeakKeyDictionary[Credentials, dict[tuple[Target, bool], Headers]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _more(headers: list[tuple[str, str]], creds: Credentials) -> list[tuple[str, str]]:
