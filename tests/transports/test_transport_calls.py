@@ -10,11 +10,12 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from transport_helpers import leftovers
 
 from decart_emulator import Emulator, Fault
-from decart_proto import InvalidInputError, models
+from decart_proto import InvalidInputError, RequestStarted, models
 
 pytestmark = pytest.mark.anyio
 
@@ -310,14 +311,33 @@ async def test_connections_are_kept_alive(connect: Any, emu: Emulator) -> None:
         api.assert_pool_clean()
 
 
-async def test_close_also_closes_what_running_calls_give_back(connect: Any) -> None:
-    async with connect() as api:
+async def test_close_also_closes_what_running_calls_give_back(
+    connect: Any, emu: Emulator
+) -> None:
+    sent = threading.Event()
+
+    def hook(event: object) -> None:
+        if isinstance(event, RequestStarted) and event.method == "GET":
+            sent.set()
+
+    async with connect(event_hook=hook) as api:
         job = await api.queue.submit({"model": MODEL, "data": b"v", "prompt": "x"})
         assert len(api.idle_connections()) == 1
-        await _close(api)
-        assert api.idle_connections() == []
-        # A call after close still works, and pools nothing.
-        assert (await api.queue.status(job.job_id)).job_id == job.job_id
+        emu.add_fault(Fault(method="GET", delay=0.5))  # the status call below is in flight
+        answers = []
+
+        async def status() -> None:
+            answers.append(await api.queue.status(job.job_id))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(status)
+            with anyio.fail_after(30):
+                while not sent.is_set():
+                    await anyio.sleep(0.01)
+            await _close(api)
+            assert api.idle_connections() == []
+        # The call that was running finished, and its connection was closed, not pooled.
+        assert [answer.job_id for answer in answers] == [job.job_id]
         assert api.idle_connections() == []
 
 
