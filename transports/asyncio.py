@@ -284,22 +284,28 @@ async def _within(deadline: float, awaitable: Awaitable[T]) -> T:
 
 
 class _Event(AsyncEvent):
-    """One future: set by the call that frees a connection, awaited by the one in line."""
+    """One future: set by the call that frees a connection, awaited by the one in line, with a
+    plain timer for its deadline (many calls may wait at once: no timeout context each)."""
 
     __slots__ = ("future",)
 
     def __init__(self) -> None:
-        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     def set(self) -> None:
-        _wake(self.future)
+        _settle(self.future, True)
 
     async def wait(self, deadline: float) -> bool:
+        timer = self.future.get_loop().call_at(deadline, _settle, self.future, False)
         try:
-            await _within(deadline, self.future)
-        except IOTimeout:
-            return False
-        return True
+            return await self.future
+        finally:
+            timer.cancel()
+
+
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 class AsyncioIO(AsyncIO[Stream]):
