@@ -57,6 +57,10 @@ S = TypeVar("S")
 
 
 class Clock(Protocol):
+    """The driver's clock: seconds, monotonic, from any origin (``time.monotonic``, or the
+    transport's loop's own clock: ``trio.current_time`` runs the client on trio's, virtual under
+    ``MockClock``). Every deadline and ``Sleep`` an op carries is on it."""
+
     def __call__(self) -> float: ...
 
 
