@@ -222,6 +222,8 @@ class JobMachine:
         if event is E.EXHAUSTED or event is E.DEADLINE:
             self._explain(now, event, verdict.retry_after)
         self._fire(event)
+        if event is E.GIVE_UP and self.state is S.ERROR:
+            self._name_the_job()
         self.stale = event is E.STALE
         change = None
         status = _STATUSES.get(event)
@@ -304,8 +306,20 @@ class JobMachine:
         hint = resume_hint(self.job_id) if self.mode in REPORTS_CHANGES else ""
         self.error.message = (
             f"{self.error.message.removesuffix(hint)}; given up at {elapsed:.1f} s, after "
-            f"{attempts} failed attempt{'s' if attempts > 1 else ''} in a row: {why}{hint}"
+            f"{attempts} failed attempt{'s' if attempts > 1 else ''} in a row: {why}"
         )
+        self._name_the_job()
+
+    def _name_the_job(self) -> None:
+        """A call that follows a job and ends on a failure leaves the job running on the server:
+        its error names the id to resume with, in the message and in ``.data["job_id"]`` (as the
+        deadline's error does), once, however the failure ended the call — the retries spent,
+        or one not worth retrying (a 401, no file descriptor left)."""
+        if self.error is None or self.job_id is None or self.mode not in REPORTS_CHANGES:
+            return
+        hint = resume_hint(self.job_id)
+        self.error.message = f"{self.error.message.removesuffix(hint)}{hint}"
+        self.error.data["job_id"] = self.job_id
 
     def _fresh(self) -> bool:
         return self.stale or self.state in NEW_CONNECTION

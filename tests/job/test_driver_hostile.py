@@ -160,7 +160,7 @@ def test_an_empty_answer_is_not_a_completed_video(name: str, to_output: bool) ->
     outcome = Canned(answers, clock).run(make_driver(clock).wait("j1", to_output=to_output))
     assert isinstance(outcome.error, QueueResultError)
     status = 204 if name == "204" else 200
-    assert outcome.error.data == {"status": status}
+    assert outcome.error.data == {"status": status, "job_id": "j1"}
     assert outcome.error.message == (
         f"Failed to get job content: {status} - the server sent an empty body, not the video "
         "of job j1; given up at 1.2 s, after 3 failed attempts in a row: the retry budget is "
