@@ -5,7 +5,10 @@ same headers, serialise it, feed the same canned 200 JSON response, read events 
 the message and start the next cycle. The core adds what it is for: the request builder (job-id
 encoding, credentials), the exchange generator and its ops, keep-alive bookkeeping, and reading
 the JSON into a typed answer. Measured, not asserted; the goal is a ratio of at most 1.15.
-h11 reads every answer, and each poll builds its request, as the driver does.
+h11 reads every answer, and each poll builds its request, as the driver does. "driver
+status()" is the whole of a poll in the core, as a client makes it: the call's generator and
+job machine around the same exchange (what a transport adds is measured by
+bench_many_jobs.py).
 
     python benchmarks/bench_core.py [--rounds 9] [--cycles 5000]
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -25,6 +29,7 @@ from decart_proto import (
     Acquire,
     Connection,
     Credentials,
+    Driver,
     Receive,
     Release,
     SendBytes,
@@ -73,6 +78,26 @@ def core_cycle(conn: Connection[None]) -> None:
     assert status == "processing"
 
 
+def driver_cycle(driver: Driver[None], conn: Connection[None]) -> None:
+    """One ``status()`` call as a client makes it per poll: the driver's generator, its job
+    machine, the exchange and the answer read into a typed status, on a kept-alive
+    connection; no event is built (nobody listens)."""
+    gen = driver.status(JOB_ID)
+    reply: Any = None
+    try:
+        while True:
+            op = gen.send(reply)
+            if isinstance(op, Receive):
+                reply = CANNED
+            elif isinstance(op, Acquire):
+                reply = conn
+            else:
+                assert isinstance(op, (SendBytes, Release))
+                reply = None
+    except StopIteration as stop:
+        assert stop.value.status == "processing"
+
+
 def bare_cycle(http: h11.Connection) -> None:
     request = h11.Request(
         method="GET",
@@ -111,9 +136,18 @@ def main() -> None:
     args = parser.parse_args()
 
     conn = Connection(TARGET.origin, stream=None)
+    polls = Connection(TARGET.origin, stream=None)
+    driver: Driver[None] = Driver(
+        api_key=CREDS.api_key,
+        base_url="http://127.0.0.1:8000",
+        clock=clock,
+        rand=random.Random(1),
+        environ={},
+    )
     http = h11.Connection(h11.CLIENT)
     sides: dict[str, Callable[[], None]] = {
         "core": lambda: core_cycle(conn),
+        "driver status()": lambda: driver_cycle(driver, polls),
         "bare h11": lambda: bare_cycle(http),
     }
     for warm in sides.values():
@@ -125,6 +159,7 @@ def main() -> None:
             times[name].append(per_cycle_us(run, args.cycles))
     # Every exchange kept the connection alive for the next.
     assert conn.exchanges >= args.rounds * args.cycles
+    assert polls.exchanges >= args.rounds * args.cycles
     bare = times["bare h11"]
     print(f"{args.rounds} rounds x {args.cycles} cycles; microseconds per status exchange")
     print(f"{'':28} {'median':>8} {'min':>8} {'ratio':>7}")
