@@ -43,7 +43,16 @@ __all__ = [
 ]
 
 
-class Mode(enum.Enum):
+class _Member(enum.Enum):
+    """An enum whose members hash by identity, in C: each poll looks its states and events up
+    some twenty times (the table, the sets below), and ``Enum``'s own hash is a Python call
+    (hashing the name). Members are singletons and compare by identity, so it is the same
+    lookup, cheaper."""
+
+    __hash__ = object.__hash__
+
+
+class Mode(_Member):
     """What the call wants: the whole job, or one of its steps."""
 
     SUBMIT_AND_POLL = "submit and poll"
@@ -53,7 +62,7 @@ class Mode(enum.Enum):
     RESULT = "result"
 
 
-class JobState(enum.Enum):
+class JobState(_Member):
     SUBMITTING = "submitting"
     SUBMITTING_ONCE = "submitting once"  # a body read from a pipe: it cannot be sent again
     WAITING_TO_SUBMIT = "waiting to submit"
@@ -70,7 +79,7 @@ class JobState(enum.Enum):
     DEADLINE_EXCEEDED = "deadline exceeded"
 
 
-class JobEvent(enum.Enum):
+class JobEvent(_Member):
     # The job's status, in a 2xx answer to a submit or a status request.
     PENDING = "status pending"
     PROCESSING = "status processing"
