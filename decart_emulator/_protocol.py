@@ -52,7 +52,7 @@ class TransportExposingProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = {TRANSPORT_EXTENSION: self.transport}  # type: ignore[dict-item]
+        self.scope["extensions"] = {TRANSPORT_EXTENSION: self.transport}  # type: ignore[dict-item,unused-ignore]
 
     def _watch(self, since: float) -> None:
         self._silence_timer = self.loop.call_at(since + self.read_timeout, self._on_silence)
