@@ -95,23 +95,26 @@ class Call(Generic[T]):
 
 
 class SelectorsLoop:
-    """Runs calls to their end on the calling thread, all at once, on one selector."""
+    """Runs calls to their end on the calling thread, all at once, on one selector. Several
+    threads may each run calls at once: each run has its own selector and wake-up channel, and
+    only the pool is shared, under a lock."""
 
     def __init__(self, tls: ssl.SSLContext) -> None:
         self.tls = tls
         self.pool: dp.ConnectionPool[Stream] = dp.ConnectionPool(8)
+        self.lock = threading.Lock()
         self.closed = False
-        self.done: queue.SimpleQueue[tuple[Task, Offload[Any]]] = queue.SimpleQueue()
-        self.wake_r, self.wake_w = socket.socketpair()  # threads wake the loop through this
-        self.wake_r.setblocking(False)
 
     def run(self, calls: Sequence[Call[Any]]) -> None:
         """Every call to its end; the first to fail cancels the others, and raises."""
         tasks = [self.task(call) for call in calls]
         waits: dict[Task, Wait] = {}
         ready: list[tuple[Task, BaseException | None]] = [(task, None) for task in tasks]
+        done: queue.SimpleQueue[tuple[Task, Offload[Any]]] = queue.SimpleQueue()
+        wake_r, wake_w = socket.socketpair()  # this run's threads wake it through this
+        wake_r.setblocking(False)
         selector = selectors.DefaultSelector()
-        selector.register(self.wake_r, READ)
+        selector.register(wake_r, READ)
         try:
             while ready or waits:
                 for task, error in ready:
@@ -123,20 +126,21 @@ class SelectorsLoop:
                     if isinstance(wait, Ready):
                         selector.register(wait.sock, wait.events, task)
                     elif isinstance(wait, Offload):
-                        threading.Thread(target=self.work, args=(task, wait), daemon=True).start()
+                        work = (task, wait, done, wake_w)
+                        threading.Thread(target=self.work, args=work, daemon=True).start()
                 ready = []
                 if not waits:
                     break
                 timeout = min(wait.deadline for wait in waits.values()) - time.monotonic()
                 for key, _ in selector.select(max(timeout, 0)):
                     if key.data is None:  # a thread finished
-                        self.wake_r.recv(4096)
+                        wake_r.recv(4096)
                         continue
                     selector.unregister(key.fileobj)
                     del waits[key.data]
                     ready.append((key.data, None))
-                while not self.done.empty():
-                    task, job = self.done.get()
+                while not done.empty():
+                    task, job = done.get()
                     if waits.get(task) is job:  # not given up on meanwhile
                         del waits[task]
                         ready.append((task, job.error))
@@ -150,17 +154,25 @@ class SelectorsLoop:
                         ready.append((task, late))
         finally:
             selector.close()
+            wake_r.close()
+            wake_w.close()
             for task in tasks:
                 task.close()  # a call not finished is cancelled: its task closes what it holds
 
-    def work(self, task: Task, job: Offload[Any]) -> None:
+    def work(
+        self,
+        task: Task,
+        job: Offload[Any],
+        done: queue.SimpleQueue[tuple[Task, Offload[Any]]],
+        wake: socket.socket,
+    ) -> None:
         try:
             job.value = job.call()
         except BaseException as exc:
             job.error = exc
-        self.done.put((task, job))
-        with contextlib.suppress(OSError):  # the client may have been closed meanwhile
-            self.wake_w.send(b"!")
+        done.put((task, job))
+        with contextlib.suppress(OSError):  # its run may have ended meanwhile
+            wake.send(b"!")
 
     def task(self, call: Call[Any]) -> Task:
         """The call's generator run to its end, each op answered; what fails on a connection
@@ -325,21 +337,25 @@ class SelectorsLoop:
                 yield Ready(sock, WRITE, deadline)
 
     def take(self, origin: dp.Origin) -> dp.Connection[Stream] | None:
-        while (conn := self.pool.take(origin)) is not None and conn.stream.stale():
+        while True:
+            with self.lock:
+                conn = self.pool.take(origin)
+            if conn is None or not conn.stream.stale():
+                return conn
             conn.stream.sock.close()
-        return conn
 
     def give_back(self, conn: dp.Connection[Stream], reuse: bool) -> None:
-        closing = self.pool.give_back(conn, reuse and not self.closed)
+        with self.lock:
+            closing = self.pool.give_back(conn, reuse and not self.closed)
         if closing is not None:
             closing.stream.sock.close()
 
     def close(self) -> None:
-        self.closed = True
-        for conn in self.pool.drain():
+        with self.lock:
+            self.closed = True
+            idle = self.pool.drain()
+        for conn in idle:
             conn.stream.sock.close()
-        self.wake_r.close()
-        self.wake_w.close()
 
 
 class DecartClient:
