@@ -61,19 +61,7 @@ def core_cycle(conn: Connection[None]) -> None:
     """One exchange as the driver polls, on a connection the pool hands back each time."""
     request = status_request(TARGET, CREDS, JOB_ID)
     gen = exchange(TARGET.origin, request, None, clock=clock, step=30.0, deadline=600.0)
-    reply: Any = None
-    try:
-        while True:
-            op = gen.send(reply)
-            if isinstance(op, Receive):
-                reply = CANNED
-            elif isinstance(op, Acquire):
-                reply = conn
-            else:
-                assert isinstance(op, (SendBytes, Release))
-                reply = None
-    except StopIteration as stop:
-        response = stop.value
+    response = _run_canned(gen, conn)
     _, status = read_job_json(Operation.STATUS, response.status, response.body)
     assert status == "processing"
 
@@ -82,7 +70,12 @@ def driver_cycle(driver: Driver[None], conn: Connection[None]) -> None:
     """One ``status()`` call as a client makes it per poll: the driver's generator, its job
     machine, the exchange and the answer read into a typed status, on a kept-alive
     connection; no event is built (nobody listens)."""
-    gen = driver.status(JOB_ID)
+    assert _run_canned(driver.status(JOB_ID), conn).status == "processing"
+
+
+def _run_canned(gen: Any, conn: Connection[None]) -> Any:
+    """*gen*'s value, its ops answered as a kept-alive connection would: *conn* from the
+    pool, the canned answer for each receive."""
     reply: Any = None
     try:
         while True:
@@ -95,7 +88,7 @@ def driver_cycle(driver: Driver[None], conn: Connection[None]) -> None:
                 assert isinstance(op, (SendBytes, Release))
                 reply = None
     except StopIteration as stop:
-        assert stop.value.status == "processing"
+        return stop.value
 
 
 def bare_cycle(http: h11.Connection) -> None:
