@@ -348,7 +348,9 @@ def test_the_readmes_install_commands_work(form: str, tmp_path: Path) -> None:
         install = commands[by_form[form]]
         target = install[2]
         if form == "git URL":
-            url = f"git+file://{_git_repository(tree)}@main"
+            # With a host: the pip a fresh venv brings (23.2) refuses "git+file:///path" in a
+            # "name @ url" requirement (no netloc), newer ones take both.
+            url = f"git+file://localhost{_git_repository(tree)}@main"
             target = re.sub(r"git\+https://\S+", url, target)
         _run(sys.executable, "-m", "pip", "--python", python, "install", target, *offline, cwd=tree)
     done = _run(tmp_path / "venv" / "bin" / "decart-proto", "--version", cwd=tmp_path)
